@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * homeserver.yaml: the server configuration, read once at start-up and
+ * read-only afterwards. Key names follow Synapse's where the feature exists
+ * so that an existing Synapse config carries over.
+ */
+#ifndef MX_CORE_CONFIG_H
+#define MX_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum mx_listener_resource {
+	MX_RES_CLIENT = 1 << 0,     /* /_matrix/client, /.well-known/matrix/client */
+	MX_RES_FEDERATION = 1 << 1, /* /_matrix/federation, /.well-known/matrix/server */
+	MX_RES_KEYS = 1 << 2,       /* /_matrix/key */
+	MX_RES_MEDIA = 1 << 3,      /* /_matrix/media, /_matrix/client/v1/media */
+	MX_RES_ADMIN = 1 << 4,      /* /_synapse/admin, /_myelin/admin */
+	MX_RES_HEALTH = 1 << 5,     /* /health */
+};
+
+struct mx_config_listener {
+	char *bind_address;   /* one address per listener entry; "::" or "0.0.0.0" for all */
+	uint16_t port;
+	unsigned resources;   /* MX_RES_* bits */
+	bool x_forwarded;     /* trust X-Forwarded-For from a reverse proxy */
+};
+
+struct mx_config_ratelimit {
+	double per_second;
+	double burst_count;
+};
+
+struct mx_config {
+	char *config_path;            /* the file read */
+	char *config_dir;             /* its directory: relative paths resolve here */
+	char *server_name;            /* server_name */
+	char *public_baseurl;         /* public_baseurl (with trailing slash) */
+	char *serve_server_wellknown_host; /* from serve_server_wellknown + server_name; NULL = not served */
+	bool serve_server_wellknown;
+	char *extra_well_known_client_content; /* JSON text merged into /.well-known/matrix/client, or NULL */
+
+	struct mx_config_listener *listeners;
+	size_t n_listeners;
+
+	char *database_engine;        /* database.name: "sqlite3" or "psycopg2" */
+	char *database_path;          /* database.args.database for sqlite3 */
+	char *database_conninfo;      /* libpq conninfo built from database.args for psycopg2 */
+
+	char *signing_key_path;       /* signing_key_path */
+	int64_t key_valid_for_ms;     /* key_refresh_interval (default 1d) */
+
+	bool enable_registration;                     /* enable_registration */
+	bool enable_registration_without_verification;/* accepted for compatibility */
+	bool registration_requires_token;             /* registration_requires_token */
+	char *registration_shared_secret;             /* registration_shared_secret, NULL = disabled */
+	bool allow_guest_access;                      /* allow_guest_access */
+	bool password_login_enabled;                  /* password_config.enabled */
+	int password_min_length;                      /* password_config.policy.minimum_length */
+	bool inhibit_user_in_use_error;               /* inhibit_user_in_use_error */
+
+	int64_t refreshable_access_token_lifetime_ms; /* refreshable_access_token_lifetime (default 5m) */
+	int64_t refresh_token_lifetime_ms;            /* refresh_token_lifetime (0 = never expires) */
+	int64_t nonrefreshable_access_token_lifetime_ms; /* 0 = never */
+
+	struct mx_config_ratelimit rc_registration;   /* rc_registration */
+	struct mx_config_ratelimit rc_login_address;  /* rc_login.address */
+	struct mx_config_ratelimit rc_login_account;  /* rc_login.account */
+	struct mx_config_ratelimit rc_login_failed;   /* rc_login.failed_attempts */
+	struct mx_config_ratelimit rc_message;        /* rc_message */
+
+	char *default_room_version;   /* default_room_version */
+	char *media_store_path;       /* media_store_path */
+	int64_t max_upload_size;      /* max_upload_size in bytes (default 50M) */
+	int64_t max_request_body_size;/* myelin: JSON request body limit (default 1M) */
+
+	int http_threads;             /* myelin: HTTP threads, 0 = one per core */
+	int max_connections;          /* myelin: concurrent connection limit */
+	char *log_level;              /* log_level: debug, info, warn, error */
+};
+
+/*
+ * Read and validate a config file. On failure returns a negative MX_E* and
+ * writes a message naming the offending key (e.g. "listeners[0].port: not an
+ * integer in 1..65535") into err (size errlen). cfg is zeroed first; on
+ * failure it is released. Relative paths in the file resolve against the
+ * file's directory.
+ */
+int mx_config_load(struct mx_config *cfg, const char *path, char *err, size_t errlen);
+void mx_config_release(struct mx_config *cfg);
+
+/*
+ * Write a commented default homeserver.yaml for server_name with its data
+ * under data_dir (database, signing key, media), and generate the signing
+ * key at its path if missing. Fails with MX_EIO if path exists. Registration
+ * is enabled only if enable_registration is true; a random
+ * registration_shared_secret is always written.
+ */
+int mx_config_generate(const char *path, const char *server_name, const char *data_dir,
+		       bool enable_registration, char *err, size_t errlen);
+
+#endif
