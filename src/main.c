@@ -1,2 +1,229 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-int main(void) { return 0; }
+/*
+ * The myelin command: serve, generate-config, register-user.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "client/routes.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/rand.h"
+#include "core/server.h"
+#include "crypto/keys.h"
+#include "crypto/password.h"
+#include "db/db.h"
+#include "federation/routes.h"
+#include "http/ratelimit.h"
+#include "http/router.h"
+#include "http/server.h"
+
+static void mx_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: myelin serve -c FILE\n"
+		"       myelin generate-config --server-name NAME [--data-dir DIR] "
+		"[--enable-registration] [-c FILE]\n"
+		"       myelin register-user -c FILE [-u USER] [-p PASSWORD] [-a|--no-admin] [URL]\n"
+		"       myelin --version\n");
+}
+
+static struct mx_router *mx_build_router(void)
+{
+	struct mx_router *r = mx_router_new();
+	mx_router_add(r, mx_discovery_routes, mx_discovery_routes_count);
+	mx_router_add(r, mx_account_routes, mx_account_routes_count);
+	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
+	return r;
+}
+
+static void mx_raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int mx_cmd_serve(const char *config_path)
+{
+	char err[1024] = "";
+	struct mx_config cfg;
+	struct mx_signing_key key;
+	struct mx_server srv = {0};
+	struct mx_router *router = NULL;
+	struct mx_http *http = NULL;
+	int rc;
+	int64_t t0 = mx_clock_mono_us();
+
+	if (mx_rand_init()) {
+		fprintf(stderr, "myelin: cannot initialise libsodium\n");
+		return 1;
+	}
+	rc = mx_config_load(&cfg, config_path, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "myelin: %s\n", err);
+		return 1;
+	}
+	int level = mx_log_level_parse(cfg.log_level ? cfg.log_level : "info");
+	mx_log_set_level(level < 0 ? MX_LOG_INFO : (enum mx_log_level)level);
+	mx_raise_fd_limit();
+
+	bool generated = false;
+	rc = mx_signing_key_load_or_generate(&key, cfg.signing_key_path, &generated);
+	if (rc) {
+		fprintf(stderr, "myelin: signing_key_path %s: cannot load or create the key\n",
+			cfg.signing_key_path);
+		goto out_config;
+	}
+	if (generated)
+		mx_log_info("generated signing key %s at %s", key.key_id, cfg.signing_key_path);
+
+	/* Block the stop signals in every thread; this one waits for them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	srv.cfg = &cfg;
+	srv.key = &key;
+	srv.start_ms = mx_clock_now_ms();
+	srv.pw_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+	srv.pw_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+	rc = mx_db_open(&srv.db, &cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "myelin: %s\n", err);
+		goto out_key;
+	}
+	srv.rl = mx_ratelimiter_new();
+	router = mx_build_router();
+	rc = mx_http_start(&srv, router, &http, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "myelin: %s\n", err);
+		goto out_db;
+	}
+	mx_log_info("myelin %s serving %s (started in %.1f ms)", MX_VERSION, cfg.server_name,
+		    (double)(mx_clock_mono_us() - t0) / 1000.0);
+
+	int sig = 0;
+	sigwait(&stop, &sig);
+	mx_log_info("received %s: finishing in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	mx_http_stop(http, 10000);
+	rc = 0;
+out_db:
+	mx_router_free(router);
+	mx_ratelimiter_free(srv.rl);
+	mx_db_close(srv.db);
+out_key:
+	mx_signing_key_release(&key);
+out_config:
+	mx_config_release(&cfg);
+	if (!rc)
+		mx_log_info("stopped");
+	return rc ? 1 : 0;
+}
+
+static int mx_cmd_generate_config(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"server-name", required_argument, NULL, 's'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"enable-registration", no_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *name = NULL, *data_dir = "data", *path = NULL;
+	bool reg = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "s:d:c:r", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': name = optarg; break;
+		case 'd': data_dir = optarg; break;
+		case 'c': path = optarg; break;
+		case 'r': reg = true; break;
+		default: mx_usage(stderr); return 2;
+		}
+	}
+	if (!name) {
+		fprintf(stderr, "myelin generate-config: --server-name is required\n");
+		return 2;
+	}
+	char *def = NULL;
+	if (!path) {
+		def = mx_xasprintf("%s/homeserver.yaml", data_dir);
+		path = def;
+	}
+	if (mx_rand_init())
+		return 1;
+	char err[1024] = "";
+	int rc = mx_config_generate(path, name, data_dir, reg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "myelin generate-config: %s\n", err);
+		free(def);
+		return 1;
+	}
+	/* Create the signing key now so the config is complete on disk. */
+	struct mx_config cfg;
+	if (mx_config_load(&cfg, path, err, sizeof(err)) == 0) {
+		struct mx_signing_key key;
+		if (mx_signing_key_load_or_generate(&key, cfg.signing_key_path, NULL) == 0)
+			mx_signing_key_release(&key);
+		else
+			fprintf(stderr, "myelin generate-config: cannot write %s\n",
+				cfg.signing_key_path);
+		mx_config_release(&cfg);
+	}
+	printf("wrote %s\n", path);
+	free(def);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		mx_usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("myelin %s\n", MX_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		mx_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "serve")) {
+		const char *path = NULL;
+		for (int i = 2; i < argc; i++) {
+			if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+				path = argv[++i];
+			else {
+				mx_usage(stderr);
+				return 2;
+			}
+		}
+		if (!path) {
+			fprintf(stderr, "myelin serve: -c FILE is required\n");
+			return 2;
+		}
+		return mx_cmd_serve(path);
+	}
+	if (!strcmp(cmd, "generate-config"))
+		return mx_cmd_generate_config(argc - 1, argv + 1);
+	mx_usage(stderr);
+	return 2;
+}

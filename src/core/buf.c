@@ -95,8 +95,10 @@ int mx_buf_printf(struct mx_buf *b, const char *fmt, ...)
 
 char *mx_buf_detach(struct mx_buf *b, size_t *len)
 {
-	if (!b->data)
-		mx_buf_reserve(b, 0);
+	if (!b->data) {
+		b->data = mx_xmalloc(1);
+		b->data[0] = '\0';
+	}
 	char *p = b->data;
 	if (len)
 		*len = b->len;

@@ -57,7 +57,7 @@ struct mx_config {
 	char *registration_shared_secret;             /* registration_shared_secret, NULL = disabled */
 	bool allow_guest_access;                      /* allow_guest_access */
 	bool password_login_enabled;                  /* password_config.enabled */
-	int password_min_length;                      /* password_config.policy.minimum_length */
+	int password_min_length;                      /* password_config.policy.minimum_length (0 if policy.enabled: false) */
 	bool inhibit_user_in_use_error;               /* inhibit_user_in_use_error */
 
 	int64_t refreshable_access_token_lifetime_ms; /* refreshable_access_token_lifetime (default 5m) */
@@ -81,20 +81,35 @@ struct mx_config {
 };
 
 /*
- * Read and validate a config file. On failure returns a negative MX_E* and
- * writes a message naming the offending key (e.g. "listeners[0].port: not an
- * integer in 1..65535") into err (size errlen). cfg is zeroed first; on
- * failure it is released. Relative paths in the file resolve against the
- * file's directory.
+ * Read and validate a config file. On failure returns MX_EIO (cannot read)
+ * or MX_EINVALID (bad YAML or a bad value) and writes a message naming the
+ * file, line and offending key (e.g. "homeserver.yaml:12: listeners[0].port:
+ * expected an integer in 1..65535") into err (size errlen). cfg is zeroed
+ * first; on failure it is released. Relative paths in the file resolve
+ * against the file's directory, and all path fields are absolute on return
+ * (database_path may also be ":memory:").
+ *
+ * Unknown keys are ignored so a Synapse homeserver.yaml loads. Resource
+ * names map as Synapse wires them: "client" and "federation" imply
+ * MX_RES_MEDIA, "federation" implies MX_RES_KEYS, and MX_RES_HEALTH is set
+ * on every HTTP listener; unlike Synapse, "client" never implies
+ * MX_RES_ADMIN. Non-http listener types (metrics, manhole, ...) are skipped.
+ * Without a listeners key there is one listener on 127.0.0.1:8008; if no
+ * listener names "admin", one on 127.0.0.1:8009 serving only the admin API
+ * (and /health) is appended.
  */
 int mx_config_load(struct mx_config *cfg, const char *path, char *err, size_t errlen);
 void mx_config_release(struct mx_config *cfg);
 
 /*
  * Write a commented default homeserver.yaml for server_name with its data
- * under data_dir (database, signing key, media), and generate the signing
- * key at its path if missing. Fails with MX_EIO if path exists. Registration
- * is enabled only if enable_registration is true; a random
+ * under data_dir (database, signing key, media; data_dir is made absolute
+ * and created with mode 0700 if missing). The file is written with mode
+ * 0600 atomically (temp file, fsync, link/rename). It does not create the
+ * signing key: the caller does that at the signing_key_path it names
+ * (<data_dir>/<server_name>.signing.key). Fails with MX_EIO if path exists,
+ * MX_EINVALID for a bad server name. Registration is enabled only if
+ * enable_registration is true; a random 32-character
  * registration_shared_secret is always written.
  */
 int mx_config_generate(const char *path, const char *server_name, const char *data_dir,

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Client-Server API's route tables, one per spec module, and the
+ * shared helpers of its handlers. main.c adds every table to the router.
+ */
+#ifndef MX_CLIENT_ROUTES_H
+#define MX_CLIENT_ROUTES_H
+
+#include <stddef.h>
+
+#include "http/router.h"
+
+#define MX_ROUTE_TABLE(name)                          \
+	extern const struct mx_route name##_routes[]; \
+	extern const size_t name##_routes_count
+
+MX_ROUTE_TABLE(mx_discovery);
+MX_ROUTE_TABLE(mx_account);
+MX_ROUTE_TABLE(mx_devices);
+MX_ROUTE_TABLE(mx_profile);
+MX_ROUTE_TABLE(mx_account_data);
+
+extern const char *const mx_room_versions[];
+extern const size_t mx_room_versions_count;
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The server: one struct, built by main.c at start-up and read-only while
+ * requests are served (STYLE.md rule 8). Each thread that touches the
+ * database also has a struct mx_worker holding its own read connection.
+ * Only forward declarations here so that every layer can include it.
+ */
+#ifndef MX_CORE_SERVER_H
+#define MX_CORE_SERVER_H
+
+#include <stdint.h>
+
+struct mx_config;
+struct mx_db;
+struct mx_db_conn;
+struct mx_signing_key;
+struct mx_ratelimiter;
+struct mx_http;
+
+struct mx_server {
+	const struct mx_config *cfg;
+	const struct mx_signing_key *key;   /* the server's ed25519 signing key */
+	struct mx_db *db;
+	struct mx_ratelimiter *rl;
+	struct mx_http *http;
+	unsigned long long pw_opslimit;     /* argon2id cost for new password hashes */
+	size_t pw_memlimit;
+	int64_t start_ms;
+};
+
+struct mx_worker {
+	struct mx_server *srv;
+	struct mx_db_conn *rconn;           /* this thread's read connection */
+};
+
+#endif

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Server-Server API's route tables. */
+#ifndef MX_FEDERATION_ROUTES_H
+#define MX_FEDERATION_ROUTES_H
+
+#include <stddef.h>
+
+#include "http/router.h"
+
+extern const struct mx_route mx_federation_routes[];
+extern const size_t mx_federation_routes_count;
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One HTTP request as handlers see it. Everything a handler allocates for a
+ * request comes from req->arena and is freed when the request ends.
+ * Handlers return 0 after replying, or a negative MX_E* (usually through
+ * mx_req_fail) and the server sends the matching Matrix error exactly once.
+ */
+#ifndef MX_HTTP_REQUEST_H
+#define MX_HTTP_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/server.h"
+#include "http/router.h"
+
+struct MHD_Connection;
+
+/* Who made the request, from the access token. */
+struct mx_auth {
+	const char *user_id;      /* NULL when unauthenticated */
+	const char *device_id;
+	const char *token_hash;   /* hex SHA-256 of the access token */
+	bool is_guest;
+	bool is_admin;
+};
+
+#define MX_REQ_MAX_HEADERS 4
+
+struct mx_req {
+	struct mx_arena arena;
+	struct mx_server *srv;
+	struct mx_worker *w;
+	struct MHD_Connection *conn;
+	const struct mx_route *route;
+	unsigned method;
+	const char *path;                   /* raw, percent-encoded */
+	const char *params[MX_ROUTE_MAX_PARAMS]; /* decoded path captures */
+	int n_params;
+	struct mx_buf body;
+	json_t *json;                       /* parsed body, MX_ROUTE_JSON routes (borrowed) */
+	const char *client_ip;
+	unsigned listener_resources;
+	struct mx_auth auth;
+
+	/* response */
+	int status;
+	char *resp;                         /* heap; handed to libmicrohttpd */
+	size_t resp_len;
+	const char *resp_type;
+	const char *hdr_name[MX_REQ_MAX_HEADERS];
+	const char *hdr_value[MX_REQ_MAX_HEADERS];
+	int n_hdrs;
+	bool replied;
+	int err;                            /* the MX_E* sent, for the log */
+	bool too_large;
+	bool started;
+	int64_t start_us;
+};
+
+/* Decoded path parameter i (0-based), or "" if absent. Lives in the arena. */
+const char *mx_req_param(struct mx_req *req, int i);
+/* Decoded query-string value, or NULL. Lives in the arena. */
+const char *mx_req_query(struct mx_req *req, const char *name);
+/* A request header, or NULL. Borrowed for the request. */
+const char *mx_req_header(struct mx_req *req, const char *name);
+
+/* Reply with v (reference stolen). Returns 0. */
+int mx_req_reply_json(struct mx_req *req, int status, json_t *v);
+/* Reply 200 with {}. */
+int mx_req_reply_empty(struct mx_req *req);
+/* Reply with raw bytes of a content type (copied). */
+int mx_req_reply_raw(struct mx_req *req, int status, const char *type, const void *p,
+		     size_t n);
+/* Add a response header (strings must live as long as the request). */
+void mx_req_add_header(struct mx_req *req, const char *name, const char *value);
+/*
+ * Reply with the Matrix error for err and a message (NULL: the default).
+ * Returns err so handlers can `return mx_req_fail(...)`.
+ */
+int mx_req_fail(struct mx_req *req, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Reply with a custom error object (reference stolen); returns err. */
+int mx_req_fail_json(struct mx_req *req, int err, int status, json_t *body);
+
+#endif

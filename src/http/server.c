@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libmicrohttpd glue. Each listener is one daemon in
+ * MHD_USE_EPOLL_INTERNAL_THREAD mode with a thread pool (never
+ * thread-per-connection: suspend/resume needs the pool). The access handler
+ * is called at least twice per request: the first call only sets up state,
+ * later calls collect the body under the route's cap, and the last one
+ * dispatches and queues the response (queuing on the first call makes MHD
+ * close the connection). Paths and query strings reach us still
+ * percent-encoded (a no-op unescape callback) so that an encoded '/' inside
+ * an id cannot change the route.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/canonjson.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "db/db.h"
+#include "http/auth.h"
+#include "http/ratelimit.h"
+#include "http/request.h"
+
+struct mx_listener {
+	struct mx_http *h;
+	const struct mx_config_listener *cfg;
+	struct MHD_Daemon *daemon;
+};
+
+struct mx_http {
+	struct mx_server *srv;
+	const struct mx_router *router;
+	struct mx_listener *listeners;
+	size_t n_listeners;
+	pthread_key_t worker_key;
+	atomic_int inflight;
+};
+
+static const char *const mx_cors_headers[][2] = {
+	{"Access-Control-Allow-Origin", "*"},
+	{"Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"},
+	{"Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization"},
+};
+
+/* ---- workers ---- */
+
+static void mx_worker_destroy(void *p)
+{
+	struct mx_worker *w = p;
+	mx_db_conn_close(w->rconn);
+	free(w);
+}
+
+struct mx_worker *mx_http_worker(struct mx_server *srv)
+{
+	struct mx_worker *w = pthread_getspecific(srv->http->worker_key);
+	if (w)
+		return w;
+	w = mx_xcalloc(1, sizeof(*w));
+	w->srv = srv;
+	if (mx_db_conn_open(srv->db, &w->rconn))
+		MX_BUG("cannot open a read connection to the database");
+	pthread_setspecific(srv->http->worker_key, w);
+	return w;
+}
+
+/* ---- request helpers for handlers ---- */
+
+static int mx_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode into the arena; '+' becomes ' ' only in query strings. */
+static char *mx_http_decode(struct mx_arena *a, const char *s, size_t n, bool query)
+{
+	char *out = mx_arena_alloc(a, n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		if (s[i] == '%' && i + 2 < n && (hi = mx_hexval(s[i + 1])) >= 0 &&
+		    (lo = mx_hexval(s[i + 2])) >= 0) {
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (query && s[i] == '+') {
+			*o++ = ' ';
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+const char *mx_req_param(struct mx_req *req, int i)
+{
+	return i >= 0 && i < req->n_params ? req->params[i] : "";
+}
+
+const char *mx_req_query(struct mx_req *req, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (!v)
+		return NULL;
+	return mx_http_decode(&req->arena, v, strlen(v), true);
+}
+
+const char *mx_req_header(struct mx_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void mx_req_add_header(struct mx_req *req, const char *name, const char *value)
+{
+	if (req->n_hdrs < MX_REQ_MAX_HEADERS) {
+		req->hdr_name[req->n_hdrs] = name;
+		req->hdr_value[req->n_hdrs] = value;
+		req->n_hdrs++;
+	}
+}
+
+int mx_req_reply_raw(struct mx_req *req, int status, const char *type, const void *p, size_t n)
+{
+	if (req->replied)
+		MX_BUG("second reply to one request");
+	free(req->resp);
+	req->resp = mx_xmalloc(n ? n : 1);
+	if (n)
+		memcpy(req->resp, p, n);
+	req->resp_len = n;
+	req->resp_type = type;
+	req->status = status;
+	req->replied = true;
+	return 0;
+}
+
+int mx_req_reply_json(struct mx_req *req, int status, json_t *v)
+{
+	if (req->replied)
+		MX_BUG("second reply to one request");
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	if (!s)
+		MX_BUG("json_dumps failed");
+	req->resp = s;
+	req->resp_len = strlen(s);
+	req->resp_type = "application/json";
+	req->status = status;
+	req->replied = true;
+	return 0;
+}
+
+int mx_req_reply_empty(struct mx_req *req)
+{
+	return mx_req_reply_json(req, 200, json_object());
+}
+
+int mx_req_fail_json(struct mx_req *req, int err, int status, json_t *body)
+{
+	mx_req_reply_json(req, status, body);
+	req->err = err;
+	return err;
+}
+
+int mx_req_fail(struct mx_req *req, int err, const char *fmt, ...)
+{
+	char msg[512];
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	json_t *body = json_pack("{s:s, s:s}", "errcode", mx_error_errcode(err), "error",
+				 fmt ? msg : mx_error_message(err));
+	return mx_req_fail_json(req, err, mx_error_status(err), body);
+}
+
+/* ---- lifecycle ---- */
+
+static unsigned mx_http_method(const char *m)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} methods[] = {{"GET", MX_GET},   {"PUT", MX_PUT},         {"POST", MX_POST},
+		       {"DELETE", MX_DELETE}, {"OPTIONS", MX_OPTIONS}, {"HEAD", MX_HEAD}};
+	for (size_t i = 0; i < MX_ARRAY_LEN(methods); i++)
+		if (!strcmp(m, methods[i].name))
+			return methods[i].bit;
+	return 0;
+}
+
+static const char *mx_http_method_name(unsigned m)
+{
+	switch (m) {
+	case MX_GET: return "GET";
+	case MX_PUT: return "PUT";
+	case MX_POST: return "POST";
+	case MX_DELETE: return "DELETE";
+	case MX_OPTIONS: return "OPTIONS";
+	case MX_HEAD: return "HEAD";
+	default: return "?";
+	}
+}
+
+static const char *mx_http_client_ip(struct mx_req *req, const struct mx_listener *l)
+{
+	if (l->cfg->x_forwarded) {
+		const char *xff = mx_req_header(req, "X-Forwarded-For");
+		if (xff && *xff) {
+			size_t n = strcspn(xff, ", ");
+			return mx_arena_strndup(&req->arena, xff, n);
+		}
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char buf[INET6_ADDRSTRLEN] = "?";
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof(buf));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+				  sizeof(buf));
+	}
+	return mx_arena_strdup(&req->arena, buf);
+}
+
+static size_t mx_http_body_limit(const struct mx_req *req)
+{
+	if (req->route && req->route->body_limit)
+		return req->route->body_limit;
+	return (size_t)req->srv->cfg->max_request_body_size;
+}
+
+/* First call: set up the request and route it. Never queues a response. */
+static struct mx_req *mx_http_begin(struct mx_listener *l, struct MHD_Connection *conn,
+				    const char *url, const char *method)
+{
+	struct mx_req *req = mx_xcalloc(1, sizeof(*req));
+	mx_arena_init(&req->arena);
+	req->start_us = mx_clock_mono_us();
+	req->srv = l->h->srv;
+	req->conn = conn;
+	req->listener_resources = l->cfg->resources;
+	req->path = mx_arena_strdup(&req->arena, url);
+	req->method = mx_http_method(method);
+	req->client_ip = mx_http_client_ip(req, l);
+	atomic_fetch_add(&l->h->inflight, 1);
+
+	if (req->method == MX_OPTIONS || !req->method)
+		return req;
+	struct mx_route_capture caps[MX_ROUTE_MAX_PARAMS];
+	unsigned allowed;
+	int rc = mx_router_match(l->h->router, req->method == MX_HEAD ? MX_GET : req->method, url,
+				 l->cfg->resources, &req->route, caps, &req->n_params, &allowed);
+	if (rc) {
+		req->err = rc;
+		return req;
+	}
+	for (int i = 0; i < req->n_params; i++)
+		req->params[i] = mx_http_decode(&req->arena, caps[i].ptr, caps[i].len, false);
+	mx_buf_init(&req->body, mx_http_body_limit(req));
+	const char *cl = mx_req_header(req, "Content-Length");
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno || *end || n > req->body.max)
+			req->too_large = true;
+	}
+	return req;
+}
+
+static void mx_http_authenticate_and_run(struct mx_req *req)
+{
+	struct mx_server *srv = req->srv;
+	req->w = mx_http_worker(srv);
+	const struct mx_route *r = req->route;
+	int rc = mx_http_auth(req);
+	if (rc)
+		return;
+	rc = mx_http_ratelimit(req);
+	if (rc)
+		return;
+	if (r->flags & MX_ROUTE_JSON) {
+		if (req->body.len == 0) {
+			req->json = mx_arena_json(&req->arena, json_object());
+		} else {
+			int perr = 0;
+			json_t *v = mx_json_parse_strict(req->body.data, req->body.len, &perr);
+			if (!v) {
+				mx_req_fail(req, perr ? perr : MX_ENOTJSON,
+					    perr == MX_EBADJSON ? "Invalid JSON" : "Content not JSON");
+				return;
+			}
+			mx_arena_json(&req->arena, v);
+			if (!json_is_object(v)) {
+				mx_req_fail(req, MX_ENOTJSON, "Content must be a JSON object");
+				return;
+			}
+			req->json = v;
+		}
+	}
+	rc = r->handler(req);
+	if (!req->replied) {
+		if (rc < 0)
+			mx_req_fail(req, rc, NULL);
+		else
+			mx_req_reply_empty(req);
+	}
+}
+
+static enum MHD_Result mx_http_send(struct mx_req *req)
+{
+	if (!req->replied)
+		mx_req_fail(req, MX_EUNKNOWN, NULL);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
+	req->resp = NULL; /* now owned by MHD */
+	for (size_t i = 0; i < MX_ARRAY_LEN(mx_cors_headers); i++)
+		MHD_add_response_header(resp, mx_cors_headers[i][0], mx_cors_headers[i][1]);
+	if (req->resp_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->resp_type);
+	for (int i = 0; i < req->n_hdrs; i++)
+		MHD_add_response_header(resp, req->hdr_name[i], req->hdr_value[i]);
+	enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void mx_http_dispatch(struct mx_req *req)
+{
+	if (req->method == MX_OPTIONS) {
+		/* SPEC: client-server-api#web-browser-clients: no endpoint logic. */
+		mx_req_reply_raw(req, 204, NULL, "", 0);
+		return;
+	}
+	if (!req->method) {
+		mx_req_fail(req, MX_EBADMETHOD, "Unsupported method");
+		return;
+	}
+	if (req->err == MX_EBADMETHOD) {
+		mx_req_fail(req, MX_EBADMETHOD, "Method not allowed for this endpoint");
+		return;
+	}
+	if (req->err) {
+		mx_req_fail(req, req->err, "Unrecognized request");
+		return;
+	}
+	if (req->too_large) {
+		mx_req_fail(req, MX_ETOOLARGE, "Request body too large");
+		return;
+	}
+	mx_http_authenticate_and_run(req);
+}
+
+static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, const char *url,
+				      const char *method, const char *version,
+				      const char *upload_data, size_t *upload_data_size,
+				      void **con_cls)
+{
+	struct mx_listener *l = cls;
+	struct mx_req *req = *con_cls;
+	if (!req) {
+		*con_cls = mx_http_begin(l, conn, url, method);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (req->too_large && !req->replied) {
+			/* Stop reading: answer now; MHD closes the connection after. */
+			mx_req_fail(req, MX_ETOOLARGE, "Request body too large");
+			return mx_http_send(req);
+		}
+		if (!req->route || req->err || req->replied) {
+			*upload_data_size = 0; /* discard: the answer is an error anyway */
+			return MHD_YES;
+		}
+		if (mx_buf_append(&req->body, upload_data, *upload_data_size)) {
+			req->too_large = true;
+			mx_req_fail(req, MX_ETOOLARGE, "Request body too large");
+			return mx_http_send(req);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->replied) /* a response was already queued */
+		return MHD_YES;
+	mx_http_dispatch(req);
+	return mx_http_send(req);
+}
+
+static void mx_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct mx_listener *l = cls;
+	struct mx_req *req = *con_cls;
+	if (!req)
+		return;
+	int64_t us = mx_clock_mono_us() - req->start_us;
+	mx_log_info("%s %s %s %d %s %.3fms%s", req->client_ip, mx_http_method_name(req->method),
+		    req->path, req->status, req->auth.user_id ? req->auth.user_id : "-",
+		    (double)us / 1000.0, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	free(req->resp);
+	mx_buf_release(&req->body);
+	mx_arena_release(&req->arena);
+	free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&l->h->inflight, 1);
+}
+
+static size_t mx_http_no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	return strlen(s);
+}
+
+static void mx_http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	mx_log_debug("libmicrohttpd: %s", msg);
+}
+
+static int mx_http_listen(struct mx_http *h, struct mx_listener *l, char *err, size_t errlen)
+{
+	const struct mx_config *cfg = h->srv->cfg;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, l->cfg->bind_address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(l->cfg->port);
+	} else if (inet_pton(AF_INET6, l->cfg->bind_address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(l->cfg->port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listeners: bind address '%s' is not an IP address",
+			 l->cfg->bind_address);
+		return MX_EINVALID;
+	}
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads
+						 : (unsigned)(cores > 0 ? cores : 2);
+	l->daemon = MHD_start_daemon(
+		flags, l->cfg->port, NULL, NULL, mx_http_access, l,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 10000),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)90,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+		MHD_OPTION_NOTIFY_COMPLETED, mx_http_completed, l,
+		MHD_OPTION_UNESCAPE_CALLBACK, mx_http_no_unescape, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mx_http_mhd_log, NULL,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		MHD_OPTION_END);
+	if (!l->daemon) {
+		snprintf(err, errlen, "cannot listen on %s:%u (in use or not permitted)",
+			 l->cfg->bind_address, l->cfg->port);
+		return MX_EIO;
+	}
+	mx_log_info("listening on %s:%u", l->cfg->bind_address, l->cfg->port);
+	return 0;
+}
+
+int mx_http_start(struct mx_server *srv, const struct mx_router *router, struct mx_http **out,
+		  char *err, size_t errlen)
+{
+	struct mx_http *h = mx_xcalloc(1, sizeof(*h));
+	h->srv = srv;
+	h->router = router;
+	srv->http = h;
+	pthread_key_create(&h->worker_key, mx_worker_destroy);
+	const struct mx_config *cfg = srv->cfg;
+	h->listeners = mx_xcalloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*h->listeners));
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		struct mx_listener *l = &h->listeners[i];
+		l->h = h;
+		l->cfg = &cfg->listeners[i];
+		h->n_listeners++;
+		int rc = mx_http_listen(h, l, err, errlen);
+		if (rc) {
+			mx_http_stop(h, 0);
+			return rc;
+		}
+	}
+	*out = h;
+	return 0;
+}
+
+void mx_http_stop(struct mx_http *h, int timeout_ms)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n_listeners; i++)
+		if (h->listeners[i].daemon)
+			MHD_quiesce_daemon(h->listeners[i].daemon);
+	int64_t deadline = mx_clock_mono_ms() + timeout_ms;
+	while (atomic_load(&h->inflight) > 0 && mx_clock_mono_ms() < deadline)
+		usleep(10000);
+	for (size_t i = 0; i < h->n_listeners; i++)
+		if (h->listeners[i].daemon)
+			MHD_stop_daemon(h->listeners[i].daemon);
+	h->srv->http = NULL;
+	pthread_key_delete(h->worker_key);
+	free(h->listeners);
+	free(h);
+}
