@@ -12,6 +12,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "admin/cli.h"
+#include "admin/register.h"
+#include "admin/routes.h"
 #include "client/routes.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -34,7 +37,8 @@ static void mx_usage(FILE *f)
 		"usage: myelin serve -c FILE\n"
 		"       myelin generate-config --server-name NAME [--data-dir DIR] "
 		"[--enable-registration] [-c FILE]\n"
-		"       myelin register-user -c FILE [-u USER] [-p PASSWORD] [-a|--no-admin] [URL]\n"
+		"       myelin register-user [-c FILE] [-k SECRET] [-u USER] [-p PASSWORD] "
+		"[-a|--no-admin] [URL]\n"
 		"       myelin --version\n");
 }
 
@@ -43,7 +47,12 @@ static struct mx_router *mx_build_router(void)
 	struct mx_router *r = mx_router_new();
 	mx_router_add(r, mx_discovery_routes, mx_discovery_routes_count);
 	mx_router_add(r, mx_account_routes, mx_account_routes_count);
+	mx_router_add(r, mx_devices_routes, mx_devices_routes_count);
+	mx_router_add(r, mx_profile_routes, mx_profile_routes_count);
+	mx_router_add(r, mx_account_data_routes, mx_account_data_routes_count);
+	mx_router_add(r, mx_filter_routes, mx_filter_routes_count);
 	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
+	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
 	return r;
 }
 
@@ -109,6 +118,7 @@ static int mx_cmd_serve(const char *config_path)
 		goto out_key;
 	}
 	srv.rl = mx_ratelimiter_new();
+	srv.admin_nonces = mx_admin_nonces_new();
 	router = mx_build_router();
 	rc = mx_http_start(&srv, router, &http, err, sizeof(err));
 	if (rc) {
@@ -126,6 +136,7 @@ static int mx_cmd_serve(const char *config_path)
 out_db:
 	mx_router_free(router);
 	mx_ratelimiter_free(srv.rl);
+	mx_admin_nonces_free(srv.admin_nonces);
 	mx_db_close(srv.db);
 out_key:
 	mx_signing_key_release(&key);
@@ -224,6 +235,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "generate-config"))
 		return mx_cmd_generate_config(argc - 1, argv + 1);
+	if (!strcmp(cmd, "register-user"))
+		return mx_cli_register_user(argc - 1, argv + 1);
 	mx_usage(stderr);
 	return 2;
 }

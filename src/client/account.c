@@ -21,18 +21,6 @@
 #include "store/accounts.h"
 #include "store/uia.h"
 
-/* Synapse-style device ids: ten upper-case letters. */
-static const char *mx_new_device_id(struct mx_req *req)
-{
-	char *id = mx_arena_alloc(&req->arena, 11);
-	unsigned char rnd[10];
-	mx_rand_bytes(rnd, sizeof(rnd));
-	for (int i = 0; i < 10; i++)
-		id[i] = (char)('A' + rnd[i] % 26);
-	id[10] = '\0';
-	return id;
-}
-
 static int mx_check_device_id(struct mx_req *req, const char *device_id)
 {
 	if (device_id && (!*device_id || strlen(device_id) > 255))
@@ -149,7 +137,7 @@ static int mx_register_guest(struct mx_req *req, json_t *body)
 	u.is_guest = true;
 	u.displayname = NULL;
 	/* Guests cannot choose their device id: it is ignored, as the spec says. */
-	u.device_id = mx_new_device_id(req);
+	u.device_id = mx_client_new_device_id(req);
 	u.device_display_name = display;
 	u.want_refresh = want_refresh;
 	mx_token_lifetimes(cfg, want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
@@ -231,7 +219,7 @@ static int mx_register(struct mx_req *req)
 	u.displayname = mx_arena_strndup(&req->arena, user_id + 1, strcspn(user_id + 1, ":"));
 	u.registration_token = uia.registration_token;
 	if (!inhibit) {
-		u.device_id = device_id ? device_id : mx_new_device_id(req);
+		u.device_id = device_id ? device_id : mx_client_new_device_id(req);
 		u.device_display_name = display;
 		u.want_refresh = want_refresh;
 		mx_token_lifetimes(cfg, want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
@@ -297,7 +285,7 @@ static int mx_login(struct mx_req *req)
 	if (!type)
 		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing login type");
 	if (strcmp(type, "m.login.password") != 0 || !cfg->password_login_enabled)
-		return mx_req_fail(req, MX_EUNKNOWN, "Unknown login type %s", type);
+		return mx_req_fail(req, MX_EBADREQUEST, "Unknown login type %s", type);
 
 	const char *limit_key;
 	rc = mx_login_account_limits(req, body, &limit_key);
@@ -315,7 +303,7 @@ static int mx_login(struct mx_req *req)
 	}
 	struct mx_new_login l = {0};
 	l.user_id = user_id;
-	l.device_id = device_id ? device_id : mx_new_device_id(req);
+	l.device_id = device_id ? device_id : mx_client_new_device_id(req);
 	l.device_display_name = display;
 	l.want_refresh = want_refresh;
 	mx_token_lifetimes(cfg, want_refresh, &l.access_lifetime_ms, &l.refresh_lifetime_ms);
@@ -439,8 +427,8 @@ const struct mx_route mx_account_routes[] = {
 	{MX_GET, "/_matrix/client/v3/login", mx_login_flows, 0, C, 0, 0},
 	{MX_POST, "/_matrix/client/v3/login", mx_login, MX_ROUTE_JSON, C, MX_RL_LOGIN, 0},
 	{MX_POST, "/_matrix/client/v3/refresh", mx_refresh, MX_ROUTE_JSON, C, 0, 0},
-	{MX_POST, "/_matrix/client/v3/logout", mx_logout, MX_ROUTE_AUTH | MX_ROUTE_GUEST | MX_ROUTE_JSON, C, 0, 0},
-	{MX_POST, "/_matrix/client/v3/logout/all", mx_logout_all, MX_ROUTE_AUTH | MX_ROUTE_GUEST | MX_ROUTE_JSON, C, 0, 0},
+	{MX_POST, "/_matrix/client/v3/logout", mx_logout, MX_ROUTE_AUTH | MX_ROUTE_GUEST | MX_ROUTE_JSON | MX_ROUTE_EMPTY_BODY, C, 0, 0},
+	{MX_POST, "/_matrix/client/v3/logout/all", mx_logout_all, MX_ROUTE_AUTH | MX_ROUTE_GUEST | MX_ROUTE_JSON | MX_ROUTE_EMPTY_BODY, C, 0, 0},
 	{MX_GET, "/_matrix/client/v3/account/whoami", mx_whoami, MX_ROUTE_AUTH | MX_ROUTE_GUEST, C, 0, 0},
 	{MX_POST, "/_matrix/client/v3/account/password", mx_account_password, MX_ROUTE_AUTH | MX_ROUTE_JSON, C, 0, 0},
 	{MX_POST, "/_matrix/client/v3/account/deactivate", mx_account_deactivate, MX_ROUTE_AUTH | MX_ROUTE_JSON, C, 0, 0},

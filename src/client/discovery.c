@@ -81,7 +81,14 @@ static int mx_client_capabilities(struct mx_req *req)
 	return mx_req_reply_json(req, 200, json_pack("{s:o}", "capabilities", caps));
 }
 
+/* Load balancers and container health checks; Synapse answers the same. */
+static int mx_health(struct mx_req *req)
+{
+	return mx_req_reply_raw(req, 200, "text/plain", "OK", 2);
+}
+
 const struct mx_route mx_discovery_routes[] = {
+	{MX_GET, "/health", mx_health, 0, MX_RES_HEALTH, 0, 0},
 	{MX_GET, "/_matrix/client/versions", mx_client_versions, MX_ROUTE_AUTH_OPTIONAL | MX_ROUTE_GUEST, MX_RES_CLIENT, 0, 0},
 	{MX_GET, "/.well-known/matrix/client", mx_client_wellknown, 0, MX_RES_CLIENT, 0, 0},
 	{MX_GET, "/.well-known/matrix/server", mx_server_wellknown, 0, MX_RES_FEDERATION | MX_RES_CLIENT, 0, 0},

@@ -19,6 +19,7 @@ MX_ROUTE_TABLE(mx_account);
 MX_ROUTE_TABLE(mx_devices);
 MX_ROUTE_TABLE(mx_profile);
 MX_ROUTE_TABLE(mx_account_data);
+MX_ROUTE_TABLE(mx_filter);
 
 extern const char *const mx_room_versions[];
 extern const size_t mx_room_versions_count;

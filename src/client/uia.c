@@ -87,7 +87,7 @@ int mx_uia_check_password(struct mx_req *req, const json_t *auth, const char *ex
 		if (!json_is_object(ident) || !type)
 			return (*msg = "Invalid identifier", MX_EBADJSON);
 		if (strcmp(type, "m.id.user") != 0)
-			return (*msg = "Unknown login identifier type", MX_EUNKNOWN);
+			return (*msg = "Unknown login identifier type", MX_EBADREQUEST);
 		user = json_string_value(json_object_get(ident, "user"));
 	} else {
 		user = json_string_value(json_object_get(auth, "user"));
@@ -167,7 +167,7 @@ int mx_uia_run(struct mx_req *req, const char *purpose, const char *user_id,
 	} else {
 		rc = mx_store_uia_get(req->w->rconn, &req->arena, session, &s);
 		if (rc == MX_ENOTFOUND)
-			return mx_req_fail(req, MX_ENOTFOUND, "Unknown UIA session");
+			return mx_req_fail(req, MX_EBADREQUEST, "Unknown UIA session");
 		if (rc)
 			return mx_req_fail(req, rc, NULL);
 		if (strcmp(s.purpose, purpose) != 0 ||

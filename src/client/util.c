@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/rand.h"
 #include "http/request.h"
 
 bool mx_client_localpart_valid(const char *lp)
@@ -128,4 +129,15 @@ int mx_client_opt_bool(struct mx_req *req, json_t *obj, const char *key, bool de
 		return mx_req_fail(req, MX_EBADJSON, "'%s' must be a boolean", key);
 	*out = json_is_true(v);
 	return 0;
+}
+
+const char *mx_client_new_device_id(struct mx_req *req)
+{
+	char *id = mx_arena_alloc(&req->arena, 11);
+	unsigned char rnd[10];
+	mx_rand_bytes(rnd, sizeof(rnd));
+	for (int i = 0; i < 10; i++)
+		id[i] = (char)('A' + rnd[i] % 26);
+	id[10] = '\0';
+	return id;
 }

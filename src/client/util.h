@@ -26,6 +26,9 @@ bool mx_client_is_local(struct mx_req *req, const char *user_id);
  */
 const char *mx_client_qualify_user(struct mx_req *req, const char *user);
 
+/* A new device id: ten upper-case letters, as Synapse makes them (arena). */
+const char *mx_client_new_device_id(struct mx_req *req);
+
 /*
  * Optional typed body fields: return 0 and set *out (NULL/false/def when
  * absent); on a wrong type reply M_BAD_JSON naming the field and return it.

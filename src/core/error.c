@@ -47,6 +47,9 @@ static const struct mx_error_row mx_error_table[MX_E_COUNT_] = {
 	[35] = {500, "M_UNKNOWN", "I/O error"},
 	[36] = {403, "M_RESOURCE_LIMIT_EXCEEDED", "Resource limit exceeded"},
 	[37] = {401, "M_UNKNOWN_TOKEN", "Invalid refresh token"},
+	[38] = {400, "M_UNKNOWN", "Bad request"},
+	[39] = {400, "M_PROFILE_TOO_LARGE", "Profile too large"},
+	[40] = {400, "M_KEY_TOO_LARGE", "Profile key too long"},
 };
 
 static const struct mx_error_row *mx_error_row(int err)

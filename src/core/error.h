@@ -46,7 +46,10 @@ enum mx_err {
 	MX_EIO = -35,              /* internal: file or socket failure, 500 */
 	MX_ERESOURCELIMIT = -36,   /* 403 M_RESOURCE_LIMIT_EXCEEDED */
 	MX_ETOKENINCORRECT = -37,  /* 401 M_UNKNOWN_TOKEN for bad refresh tokens */
-	MX_E_COUNT_ = 38
+	MX_EBADREQUEST = -38,       /* 400 M_UNKNOWN: a request we understand but refuse */
+	MX_EPROFILETOOLARGE = -39, /* 400 M_PROFILE_TOO_LARGE: profile over 64 KiB */
+	MX_EKEYTOOLARGE = -40,     /* 400 M_KEY_TOO_LARGE: profile key over 255 bytes */
+	MX_E_COUNT_ = 41
 };
 
 /* HTTP status for a code (500 for unknown codes). */

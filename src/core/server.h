@@ -16,6 +16,7 @@ struct mx_db_conn;
 struct mx_signing_key;
 struct mx_ratelimiter;
 struct mx_http;
+struct mx_admin_nonces;
 
 struct mx_server {
 	const struct mx_config *cfg;
@@ -23,6 +24,7 @@ struct mx_server {
 	struct mx_db *db;
 	struct mx_ratelimiter *rl;
 	struct mx_http *http;
+	struct mx_admin_nonces *admin_nonces; /* shared-secret registration nonces (own lock) */
 	unsigned long long pw_opslimit;     /* argon2id cost for new password hashes */
 	size_t pw_memlimit;
 	int64_t start_ms;

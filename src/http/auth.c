@@ -12,6 +12,8 @@
 #include "http/request.h"
 #include "store/accounts.h"
 
+#define MX_LAST_SEEN_PRECISION_MS 60000
+
 static int mx_http_fail_token(struct mx_req *req, const char *msg, bool soft_logout)
 {
 	json_t *body = json_pack("{s:s, s:s, s:b}", "errcode", "M_UNKNOWN_TOKEN", "error", msg,
@@ -57,6 +59,10 @@ int mx_http_auth(struct mx_req *req)
 		if (rc)
 			return mx_req_fail(req, rc, NULL);
 	}
+	/* Last-seen is shown in device lists; a minute's precision keeps it
+	 * to one write per device per minute instead of one per request. */
+	if (now - ti.last_seen_ts > MX_LAST_SEEN_PRECISION_MS)
+		mx_store_device_touch(req->srv->db, ti.user_id, ti.device_id, req->client_ip, now);
 	req->auth.user_id = ti.user_id;
 	req->auth.device_id = ti.device_id;
 	req->auth.token_hash = mx_arena_strdup(&req->arena, hash);

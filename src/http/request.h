@@ -57,6 +57,8 @@ struct mx_req {
 	bool replied;
 	int err;                            /* the MX_E* sent, for the log */
 	bool too_large;
+	size_t discarded;                   /* bytes of a refused body dropped */
+	bool bad_param;                     /* a path capture decoded to a NUL */
 	bool started;
 	int64_t start_us;
 };

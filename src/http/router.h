@@ -26,9 +26,10 @@ enum mx_route_flags {
 	MX_ROUTE_AUTH = 1 << 0,          /* an access token is required */
 	MX_ROUTE_AUTH_OPTIONAL = 1 << 1, /* a token is used if given */
 	MX_ROUTE_GUEST = 1 << 2,         /* guests may call it */
-	MX_ROUTE_JSON = 1 << 3,          /* the body must be a JSON object (empty = {}) */
+	MX_ROUTE_JSON = 1 << 3,          /* the body must be a JSON object (empty only for DELETE) */
 	MX_ROUTE_RAW = 1 << 4,           /* the body is passed through unparsed */
 	MX_ROUTE_ALLOW_DEACTIVATED = 1 << 5,
+	MX_ROUTE_EMPTY_BODY = 1 << 6,    /* with JSON: an empty body reads as {} */
 };
 
 enum mx_ratelimit_class {

@@ -37,6 +37,9 @@
 #include "http/ratelimit.h"
 #include "http/request.h"
 
+/* How much of a refused body we read and drop before closing instead. */
+#define MX_HTTP_MAX_DISCARD ((size_t)64 << 20)
+
 struct mx_listener {
 	struct mx_http *h;
 	const struct mx_config_listener *cfg;
@@ -91,6 +94,16 @@ static int mx_hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* The length a percent-decoding of s yields (as mx_http_decode counts). */
+static size_t mx_http_decoded_len(const char *s, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++, len++)
+		if (s[i] == '%' && i + 2 < n && mx_hexval(s[i + 1]) >= 0 && mx_hexval(s[i + 2]) >= 0)
+			i += 2;
+	return len;
 }
 
 /* Percent-decode into the arena; '+' becomes ' ' only in query strings. */
@@ -280,8 +293,13 @@ static struct mx_req *mx_http_begin(struct mx_listener *l, struct MHD_Connection
 		req->err = rc;
 		return req;
 	}
-	for (int i = 0; i < req->n_params; i++)
+	for (int i = 0; i < req->n_params; i++) {
 		req->params[i] = mx_http_decode(&req->arena, caps[i].ptr, caps[i].len, false);
+		/* No identifier contains NUL; a %00 would silently truncate it. */
+		if (memchr(caps[i].ptr, '%', caps[i].len) &&
+		    strlen(req->params[i]) != mx_http_decoded_len(caps[i].ptr, caps[i].len))
+			req->bad_param = true;
+	}
 	mx_buf_init(&req->body, mx_http_body_limit(req));
 	const char *cl = mx_req_header(req, "Content-Length");
 	if (cl) {
@@ -306,6 +324,12 @@ static void mx_http_authenticate_and_run(struct mx_req *req)
 	if (rc)
 		return;
 	if (r->flags & MX_ROUTE_JSON) {
+		/* An empty body is {} only where the spec makes the body optional. */
+		if (req->body.len == 0 && !(r->flags & MX_ROUTE_EMPTY_BODY) &&
+		    req->method != MX_DELETE) {
+			mx_req_fail(req, MX_ENOTJSON, "Content not JSON");
+			return;
+		}
 		if (req->body.len == 0) {
 			req->json = mx_arena_json(&req->arena, json_object());
 		} else {
@@ -374,6 +398,10 @@ static void mx_http_dispatch(struct mx_req *req)
 		mx_req_fail(req, MX_ETOOLARGE, "Request body too large");
 		return;
 	}
+	if (req->bad_param) {
+		mx_req_fail(req, MX_EINVALIDPARAM, "NUL in a path parameter");
+		return;
+	}
 	mx_http_authenticate_and_run(req);
 }
 
@@ -389,19 +417,21 @@ static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (req->too_large && !req->replied) {
-			/* Stop reading: answer now; MHD closes the connection after. */
-			mx_req_fail(req, MX_ETOOLARGE, "Request body too large");
-			return mx_http_send(req);
-		}
-		if (!req->route || req->err || req->replied) {
-			*upload_data_size = 0; /* discard: the answer is an error anyway */
+		/* A body we will refuse is read and dropped, so the client gets
+		 * the error: answering mid-upload makes the kernel reset the
+		 * connection and the client may never see the answer. Past a
+		 * bound we stop reading and answer at once. */
+		if (req->too_large || !req->route || req->err ||
+		    mx_buf_append(&req->body, upload_data, *upload_data_size)) {
+			if (req->route && !req->err)
+				req->too_large = true;
+			req->discarded += *upload_data_size;
+			*upload_data_size = 0;
+			if (req->discarded > MX_HTTP_MAX_DISCARD && !req->replied) {
+				mx_http_dispatch(req);
+				return mx_http_send(req);
+			}
 			return MHD_YES;
-		}
-		if (mx_buf_append(&req->body, upload_data, *upload_data_size)) {
-			req->too_large = true;
-			mx_req_fail(req, MX_ETOOLARGE, "Request body too large");
-			return mx_http_send(req);
 		}
 		*upload_data_size = 0;
 		return MHD_YES;

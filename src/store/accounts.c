@@ -24,8 +24,9 @@ int mx_store_token_lookup(struct mx_db_conn *c, struct mx_arena *a, const char *
 	struct mx_db_stmt *st;
 	int rc = mx_db_query(c, &st,
 			     "SELECT t.user_id, t.device_id, t.expires_ts, t.refresh_id, t.used,"
-			     " u.is_guest, u.admin, u.deactivated"
+			     " u.is_guest, u.admin, u.deactivated, d.last_seen_ts"
 			     " FROM access_tokens t JOIN users u ON u.user_id = t.user_id"
+			     " LEFT JOIN devices d ON d.user_id = t.user_id AND d.device_id = t.device_id"
 			     " WHERE t.token_hash = ?",
 			     "s", token_hash);
 	if (rc < 0)
@@ -40,6 +41,7 @@ int mx_store_token_lookup(struct mx_db_conn *c, struct mx_arena *a, const char *
 	out->is_guest = mx_db_col_int64(st, 5) != 0;
 	out->is_admin = mx_db_col_int64(st, 6) != 0;
 	out->deactivated = mx_db_col_int64(st, 7) != 0;
+	out->last_seen_ts = mx_db_col_int64(st, 8);
 	mx_db_done(st);
 	return 0;
 }

@@ -24,6 +24,7 @@ struct mx_token_info {
 	int64_t expires_ts;   /* 0 = never */
 	int64_t refresh_id;   /* 0 = not from a refresh token */
 	bool used;
+	int64_t last_seen_ts; /* of the token's device; 0 = never */
 };
 
 /* MX_ENOTFOUND if no such token. */
@@ -114,7 +115,7 @@ int mx_store_device_set_name(struct mx_db *db, const char *user_id, const char *
 /* Delete devices and revoke their tokens. Unknown ids are ignored. */
 int mx_store_devices_delete(struct mx_db *db, const char *user_id, const char *const *device_ids,
 			    size_t n);
-/* Record activity (coarse: only written when older than a minute). */
+/* Record a device's last activity (callers throttle: it is a write). */
 int mx_store_device_touch(struct mx_db *db, const char *user_id, const char *device_id,
 			  const char *ip, int64_t now_ms);
 

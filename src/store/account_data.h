@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Per-user account data ("client config"), global or scoped to one room.
+ * Each write takes the next position of the "account_data" stream inside
+ * the same write job, so /sync can return what changed since a position.
+ * SPEC: client-server-api#client-config
+ */
+#ifndef MX_STORE_ACCOUNT_DATA_H
+#define MX_STORE_ACCOUNT_DATA_H
+
+#include <stdint.h>
+
+struct mx_arena;
+struct mx_db;
+struct mx_db_conn;
+
+/* The stream_positions row that account data writes advance. */
+#define MX_STREAM_ACCOUNT_DATA "account_data"
+
+/*
+ * The content (JSON object text) stored for (user_id, room_id, type), in
+ * arena a. room_id NULL means global account data. MX_ENOTFOUND if none.
+ */
+int mx_store_account_data_get(struct mx_db_conn *c, struct mx_arena *a, const char *user_id,
+			      const char *room_id, const char *type, const char **content);
+
+/*
+ * Insert or replace account data. content is the JSON object's text,
+ * stored as given. On success *stream_id (if non-NULL) is the stream
+ * position the write took.
+ */
+int mx_store_account_data_put(struct mx_db *db, const char *user_id, const char *room_id,
+			      const char *type, const char *content, int64_t *stream_id);
+
+#endif
