@@ -21,10 +21,29 @@
 #include "store/accounts.h"
 #include "store/uia.h"
 
-static int mx_check_device_id(struct mx_req *req, const char *device_id)
+/* The device fields /register and /login share. */
+struct mx_device_fields {
+	const char *device_id;
+	const char *display_name;
+	bool want_refresh;
+};
+
+/* Synapse's limit on device display names, in bytes here. */
+#define MX_DEVICE_NAME_MAX 400
+
+static int mx_parse_device_fields(struct mx_req *req, json_t *body, struct mx_device_fields *d)
 {
-	if (device_id && (!*device_id || strlen(device_id) > 255))
+	int rc = mx_client_opt_string(req, body, "device_id", &d->device_id);
+	if (!rc)
+		rc = mx_client_opt_string(req, body, "initial_device_display_name", &d->display_name);
+	if (!rc)
+		rc = mx_client_opt_bool(req, body, "refresh_token", false, &d->want_refresh);
+	if (rc)
+		return rc;
+	if (d->device_id && (!*d->device_id || strlen(d->device_id) > 255))
 		return mx_req_fail(req, MX_EINVALIDPARAM, "device_id must be 1-255 characters");
+	if (d->display_name && strlen(d->display_name) > MX_DEVICE_NAME_MAX)
+		return mx_req_fail(req, MX_EINVALIDPARAM, "initial_device_display_name is too long");
 	return 0;
 }
 
@@ -123,24 +142,22 @@ static int mx_register_guest(struct mx_req *req, json_t *body)
 	const struct mx_config *cfg = req->srv->cfg;
 	if (!cfg->allow_guest_access)
 		return mx_req_fail(req, MX_EGUESTDENIED, "Guest access is disabled");
-	const char *lp = mx_generate_localpart(req), *display;
-	if (!lp)
-		return mx_req_fail(req, MX_EUNKNOWN, "Could not allocate a user id");
-	bool want_refresh;
-	int rc = mx_client_opt_string(req, body, "initial_device_display_name", &display);
-	if (!rc)
-		rc = mx_client_opt_bool(req, body, "refresh_token", false, &want_refresh);
+	struct mx_device_fields dev;
+	int rc = mx_parse_device_fields(req, body, &dev);
 	if (rc)
 		return rc;
+	const char *lp = mx_generate_localpart(req);
+	if (!lp)
+		return mx_req_fail(req, MX_EUNKNOWN, "Could not allocate a user id");
 	struct mx_new_user u = {0};
 	u.user_id = mx_arena_printf(&req->arena, "@%s:%s", lp, cfg->server_name);
 	u.is_guest = true;
 	u.displayname = NULL;
 	/* Guests cannot choose their device id: it is ignored, as the spec says. */
 	u.device_id = mx_client_new_device_id(req);
-	u.device_display_name = display;
-	u.want_refresh = want_refresh;
-	mx_token_lifetimes(cfg, want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
+	u.device_display_name = dev.display_name;
+	u.want_refresh = dev.want_refresh;
+	mx_token_lifetimes(cfg, dev.want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
 	struct mx_session_tokens t;
 	rc = mx_store_user_create(req->srv->db, &u, &t);
 	if (rc)
@@ -161,21 +178,16 @@ static int mx_register(struct mx_req *req)
 	if (!cfg->enable_registration)
 		return mx_req_fail(req, MX_EFORBIDDEN, "Registration has been disabled");
 
-	const char *username, *password, *device_id, *display;
-	bool inhibit, want_refresh;
+	const char *username, *password;
+	bool inhibit;
+	struct mx_device_fields dev;
 	int rc = mx_client_opt_string(req, body, "username", &username);
 	if (!rc)
 		rc = mx_client_opt_string(req, body, "password", &password);
 	if (!rc)
-		rc = mx_client_opt_string(req, body, "device_id", &device_id);
-	if (!rc)
-		rc = mx_client_opt_string(req, body, "initial_device_display_name", &display);
-	if (!rc)
 		rc = mx_client_opt_bool(req, body, "inhibit_login", false, &inhibit);
 	if (!rc)
-		rc = mx_client_opt_bool(req, body, "refresh_token", false, &want_refresh);
-	if (!rc)
-		rc = mx_check_device_id(req, device_id);
+		rc = mx_parse_device_fields(req, body, &dev);
 	if (rc)
 		return rc;
 	const char *user_id = NULL;
@@ -219,10 +231,10 @@ static int mx_register(struct mx_req *req)
 	u.displayname = mx_arena_strndup(&req->arena, user_id + 1, strcspn(user_id + 1, ":"));
 	u.registration_token = uia.registration_token;
 	if (!inhibit) {
-		u.device_id = device_id ? device_id : mx_client_new_device_id(req);
-		u.device_display_name = display;
-		u.want_refresh = want_refresh;
-		mx_token_lifetimes(cfg, want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
+		u.device_id = dev.device_id ? dev.device_id : mx_client_new_device_id(req);
+		u.device_display_name = dev.display_name;
+		u.want_refresh = dev.want_refresh;
+		mx_token_lifetimes(cfg, dev.want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
 	}
 	struct mx_session_tokens t;
 	rc = mx_store_user_create(req->srv->db, &u, &t);
@@ -269,17 +281,11 @@ static int mx_login(struct mx_req *req)
 {
 	const struct mx_config *cfg = req->srv->cfg;
 	json_t *body = req->json;
-	const char *type, *device_id, *display;
-	bool want_refresh;
+	const char *type;
+	struct mx_device_fields dev;
 	int rc = mx_client_opt_string(req, body, "type", &type);
 	if (!rc)
-		rc = mx_client_opt_string(req, body, "device_id", &device_id);
-	if (!rc)
-		rc = mx_client_opt_string(req, body, "initial_device_display_name", &display);
-	if (!rc)
-		rc = mx_client_opt_bool(req, body, "refresh_token", false, &want_refresh);
-	if (!rc)
-		rc = mx_check_device_id(req, device_id);
+		rc = mx_parse_device_fields(req, body, &dev);
 	if (rc)
 		return rc;
 	if (!type)
@@ -303,10 +309,10 @@ static int mx_login(struct mx_req *req)
 	}
 	struct mx_new_login l = {0};
 	l.user_id = user_id;
-	l.device_id = device_id ? device_id : mx_client_new_device_id(req);
-	l.device_display_name = display;
-	l.want_refresh = want_refresh;
-	mx_token_lifetimes(cfg, want_refresh, &l.access_lifetime_ms, &l.refresh_lifetime_ms);
+	l.device_id = dev.device_id ? dev.device_id : mx_client_new_device_id(req);
+	l.device_display_name = dev.display_name;
+	l.want_refresh = dev.want_refresh;
+	mx_token_lifetimes(cfg, dev.want_refresh, &l.access_lifetime_ms, &l.refresh_lifetime_ms);
 	struct mx_session_tokens t;
 	rc = mx_store_login(req->srv->db, &l, &t);
 	if (rc)
