@@ -30,6 +30,9 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "sync/notifier.h"
+#include "sync/sync.h"
+#include "room/room.h"
 
 static void mx_usage(FILE *f)
 {
@@ -51,6 +54,10 @@ static struct mx_router *mx_build_router(void)
 	mx_router_add(r, mx_profile_routes, mx_profile_routes_count);
 	mx_router_add(r, mx_account_data_routes, mx_account_data_routes_count);
 	mx_router_add(r, mx_filter_routes, mx_filter_routes_count);
+	mx_router_add(r, mx_create_room_routes, mx_create_room_routes_count);
+	mx_router_add(r, mx_membership_routes, mx_membership_routes_count);
+	mx_router_add(r, mx_room_events_routes, mx_room_events_routes_count);
+	mx_router_add(r, mx_sync_routes, mx_sync_routes_count);
 	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
 	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
 	return r;
@@ -118,6 +125,9 @@ static int mx_cmd_serve(const char *config_path)
 		goto out_key;
 	}
 	srv.rl = mx_ratelimiter_new();
+	srv.notifier = mx_notifier_new();
+	srv.rooms = mx_rooms_new(&srv);
+	mx_rooms_add_listener(srv.rooms, mx_sync_on_room_event, srv.notifier);
 	srv.admin_nonces = mx_admin_nonces_new();
 	router = mx_build_router();
 	rc = mx_http_start(&srv, router, &http, err, sizeof(err));
@@ -131,11 +141,14 @@ static int mx_cmd_serve(const char *config_path)
 	int sig = 0;
 	sigwait(&stop, &sig);
 	mx_log_info("received %s: finishing in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	mx_notifier_shutdown(srv.notifier); /* parked long-polls answer now */
 	mx_http_stop(http, 10000);
 	rc = 0;
 out_db:
 	mx_router_free(router);
 	mx_ratelimiter_free(srv.rl);
+	mx_rooms_free(srv.rooms);
+	mx_notifier_free(srv.notifier);
 	mx_admin_nonces_free(srv.admin_nonces);
 	mx_db_close(srv.db);
 out_key:

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "http/request.h"
+#include "sync/notifier.h"
 #include "store/account_data.h"
 
 /* Event types have no length limit in the spec; 255 bytes as for other identifiers. */
@@ -124,7 +125,8 @@ static int mx_account_data_put_common(struct mx_req *req, bool room)
 	rc = mx_store_account_data_put(req->srv->db, req->auth.user_id, room_id, type, text, &pos);
 	if (rc)
 		return mx_req_fail(req, rc, NULL);
-	/* /sync wakes on the new position when it exists. */
+	const char *user = req->auth.user_id;
+	mx_notifier_wake(req->srv->notifier, &user, 1); /* a waiting /sync answers now */
 	return mx_req_reply_empty(req);
 }
 

@@ -7,6 +7,7 @@
 #define MX_CLIENT_ROUTES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http/router.h"
 
@@ -19,9 +20,16 @@ MX_ROUTE_TABLE(mx_account);
 MX_ROUTE_TABLE(mx_devices);
 MX_ROUTE_TABLE(mx_profile);
 MX_ROUTE_TABLE(mx_account_data);
+MX_ROUTE_TABLE(mx_membership);
+MX_ROUTE_TABLE(mx_create_room);
+MX_ROUTE_TABLE(mx_room_events);
+MX_ROUTE_TABLE(mx_sync);
 MX_ROUTE_TABLE(mx_filter);
 
 extern const char *const mx_room_versions[];
 extern const size_t mx_room_versions_count;
+
+/* "t<nid>" or a /sync token -> an events stream position; MX_EINVALIDPARAM. */
+int mx_client_parse_position(const char *tok, int64_t *pos);
 
 #endif

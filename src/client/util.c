@@ -39,7 +39,8 @@ static bool mx_server_name_valid(const char *s)
 	const char *host_end = s + n;
 	if (*s == '[') {
 		const char *close = strchr(s, ']');
-		if (!close)
+		/* IPv6address = 2*45IPv6char: "[]" is not a server name. */
+		if (!close || close - (s + 1) < 2 || close - (s + 1) > 45)
 			return false;
 		for (const char *p = s + 1; p < close; p++)
 			if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')

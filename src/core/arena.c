@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,10 @@ void mx_arena_release(struct mx_arena *a)
 
 void *mx_arena_alloc(struct mx_arena *a, size_t n)
 {
+	/* Rounding up, or adding the chunk header, would wrap a size this big
+	 * to a tiny block: treat it as the out-of-memory it is. */
+	if (n > SIZE_MAX - sizeof(struct mx_arena_chunk) - 15)
+		MX_BUG("arena allocation size overflows");
 	n = (n + 15) & ~(size_t)15;
 	struct mx_arena_chunk *c = a->chunks;
 	if (!c || c->size - c->used < n) {

@@ -2,6 +2,7 @@
 /* Growable byte buffers with hard limits. */
 #include "core/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +34,17 @@ void mx_buf_reset(struct mx_buf *b)
 
 static int mx_buf_reserve(struct mx_buf *b, size_t extra)
 {
-	if (extra > b->max || b->len > b->max - extra)
+	/* Room for the NUL is part of the limit: with MX_BUF_UNLIMITED,
+	 * len + extra == SIZE_MAX used to wrap `need` to 0 and "succeed". */
+	size_t max = b->max < SIZE_MAX ? b->max : SIZE_MAX - 1;
+	if (extra > max || b->len > max - extra)
 		return MX_ETOOLARGE;
 	size_t need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
-		cap *= 2;
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2; /* no wrap to 0 */
 	b->data = mx_xrealloc(b->data, cap);
 	b->cap = cap;
 	return 0;

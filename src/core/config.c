@@ -1057,7 +1057,7 @@ static int parse_root(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 		cfg->log_level = mx_xstrdup("info");
 	}
 	if (!cfg->default_room_version)
-		cfg->default_room_version = mx_xstrdup("10");
+		cfg->default_room_version = mx_xstrdup("12");
 	if (!cfg->signing_key_path)
 		cfg->signing_key_path = mx_xasprintf("%s.signing.key", cfg->server_name);
 	if (!cfg->media_store_path)
@@ -1497,7 +1497,7 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"## Rooms ##\n"
 		"\n"
 		"# Room version for new rooms.\n"
-		"default_room_version: \"10\"\n"
+		"default_room_version: \"12\"\n"
 		"\n"
 		"## Rate limiting ##\n"
 		"\n"

@@ -50,6 +50,7 @@ static const struct mx_error_row mx_error_table[MX_E_COUNT_] = {
 	[38] = {400, "M_UNKNOWN", "Bad request"},
 	[39] = {400, "M_PROFILE_TOO_LARGE", "Profile too large"},
 	[40] = {400, "M_KEY_TOO_LARGE", "Profile key too long"},
+	[41] = {500, "M_UNKNOWN", "Request parked"},
 };
 
 static const struct mx_error_row *mx_error_row(int err)

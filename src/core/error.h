@@ -49,7 +49,8 @@ enum mx_err {
 	MX_EBADREQUEST = -38,       /* 400 M_UNKNOWN: a request we understand but refuse */
 	MX_EPROFILETOOLARGE = -39, /* 400 M_PROFILE_TOO_LARGE: profile over 64 KiB */
 	MX_EKEYTOOLARGE = -40,     /* 400 M_KEY_TOO_LARGE: profile key over 255 bytes */
-	MX_E_COUNT_ = 41
+	MX_ESUSPENDED = -41,        /* internal: the handler parked the request */
+	MX_E_COUNT_ = 42
 };
 
 /* HTTP status for a code (500 for unknown codes). */

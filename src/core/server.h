@@ -16,6 +16,8 @@ struct mx_db_conn;
 struct mx_signing_key;
 struct mx_ratelimiter;
 struct mx_http;
+struct mx_notifier;
+struct mx_rooms;
 struct mx_admin_nonces;
 
 struct mx_server {
@@ -24,6 +26,8 @@ struct mx_server {
 	struct mx_db *db;
 	struct mx_ratelimiter *rl;
 	struct mx_http *http;
+	struct mx_notifier *notifier;       /* parked /sync requests */
+	struct mx_rooms *rooms;             /* the room cache and event pipeline */
 	struct mx_admin_nonces *admin_nonces; /* shared-secret registration nonces (own lock) */
 	unsigned long long pw_opslimit;     /* argon2id cost for new password hashes */
 	size_t pw_memlimit;

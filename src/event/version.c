@@ -16,7 +16,7 @@ static const struct mx_room_version mx_room_versions_table[] = {
 	V("5",  MX_EVID_V4, MX_REDACT_V1,  MX_AUTH_V3,  MX_STATE_RES_V2,  false, false, false, false, false, true,  true,  true,  false, false, false, true),
 	V("6",  MX_EVID_V4, MX_REDACT_V6,  MX_AUTH_V6,  MX_STATE_RES_V2,  true,  false, false, false, false, false, true,  true,  false, false, false, true),
 	V("7",  MX_EVID_V4, MX_REDACT_V6,  MX_AUTH_V7,  MX_STATE_RES_V2,  true,  false, true,  false, false, false, true,  true,  false, false, false, true),
-	V("8",  MX_EVID_V4, MX_REDACT_V6,  MX_AUTH_V8,  MX_STATE_RES_V2,  true,  false, true,  true,  false, false, true,  true,  false, false, false, true),
+	V("8",  MX_EVID_V4, MX_REDACT_V8,  MX_AUTH_V8,  MX_STATE_RES_V2,  true,  false, true,  true,  false, false, true,  true,  false, false, false, true),
 	V("9",  MX_EVID_V4, MX_REDACT_V9,  MX_AUTH_V8,  MX_STATE_RES_V2,  true,  false, true,  true,  false, false, true,  true,  false, false, false, true),
 	V("10", MX_EVID_V4, MX_REDACT_V9,  MX_AUTH_V10, MX_STATE_RES_V2,  true,  true,  true,  true,  true,  false, true,  true,  false, false, false, true),
 	V("11", MX_EVID_V4, MX_REDACT_V11, MX_AUTH_V11, MX_STATE_RES_V2,  true,  true,  true,  true,  true,  false, true,  false, false, false, false, true),

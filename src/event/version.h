@@ -17,7 +17,8 @@ enum mx_event_id_format {
 
 enum mx_redaction_algo {
 	MX_REDACT_V1 = 1,  /* v1-v5 */
-	MX_REDACT_V6 = 6,  /* v6-v8: m.room.aliases loses its special case */
+	MX_REDACT_V6 = 6,  /* v6, v7: m.room.aliases loses its special case */
+	MX_REDACT_V8 = 8,  /* v8: m.room.join_rules keeps allow */
 	MX_REDACT_V9 = 9,  /* v9, v10: keeps join_authorised_via_users_server */
 	MX_REDACT_V11 = 11,/* v11, v12 */
 };

@@ -60,6 +60,10 @@ struct mx_req {
 	size_t discarded;                   /* bytes of a refused body dropped */
 	bool bad_param;                     /* a path capture decoded to a NUL */
 	bool started;
+	bool suspended;                     /* parked: the handler runs again on resume */
+	bool resumed;                       /* this run follows a resume */
+	void *park_slot;                    /* the notifier's entry while parked */
+	void *handler_state;                /* a handler's own, kept across a park (arena) */
 	int64_t start_us;
 };
 
@@ -85,6 +89,16 @@ void mx_req_add_header(struct mx_req *req, const char *name, const char *value);
  */
 int mx_req_fail(struct mx_req *req, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * Park the request (long-poll). The handler must then return MX_ESUSPENDED;
+ * it is called again, with req->resumed set, after mx_req_resume(). Whoever
+ * parks a request must resume it by a deadline: a suspended connection
+ * never times out on its own. Call only from a handler.
+ */
+void mx_req_suspend(struct mx_req *req);
+/* Wake a parked request (any thread, exactly once per suspend). */
+void mx_req_resume(struct mx_req *req);
+
 /* Reply with a custom error object (reference stolen); returns err. */
 int mx_req_fail_json(struct mx_req *req, int err, int status, json_t *body);
 

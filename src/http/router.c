@@ -53,6 +53,11 @@ static int mx_router_split(const char *path, struct mx_route_capture *segs, int 
 	for (;;) {
 		const char *end = strchr(p, '/');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
+		/* A trailing slash yields an empty last segment; ignore it as
+		 * Synapse does. Checked before the limit so that a path of the
+		 * maximum depth plus a trailing slash is not refused. */
+		if (!end && len == 0 && n > 0)
+			break;
 		if (n == max)
 			return -1;
 		segs[n].ptr = p;
@@ -62,9 +67,6 @@ static int mx_router_split(const char *path, struct mx_route_capture *segs, int 
 			break;
 		p = end + 1;
 	}
-	/* A trailing slash yields an empty last segment; ignore it as Synapse does. */
-	if (n > 1 && segs[n - 1].len == 0)
-		n--;
 	return n;
 }
 

@@ -36,6 +36,7 @@
 #include "http/auth.h"
 #include "http/ratelimit.h"
 #include "http/request.h"
+#include "sync/notifier.h"
 
 /* How much of a refused body we read and drop before closing instead. */
 #define MX_HTTP_MAX_DISCARD ((size_t)64 << 20)
@@ -312,6 +313,20 @@ static struct mx_req *mx_http_begin(struct mx_listener *l, struct MHD_Connection
 	return req;
 }
 
+/* Run the handler; a handler that parked the request replies later. */
+static void mx_http_run_handler(struct mx_req *req)
+{
+	int rc = req->route->handler(req);
+	if (rc == MX_ESUSPENDED && req->suspended)
+		return;
+	if (!req->replied) {
+		if (rc < 0)
+			mx_req_fail(req, rc, NULL);
+		else
+			mx_req_reply_empty(req);
+	}
+}
+
 static void mx_http_authenticate_and_run(struct mx_req *req)
 {
 	struct mx_server *srv = req->srv;
@@ -348,13 +363,7 @@ static void mx_http_authenticate_and_run(struct mx_req *req)
 			req->json = v;
 		}
 	}
-	rc = r->handler(req);
-	if (!req->replied) {
-		if (rc < 0)
-			mx_req_fail(req, rc, NULL);
-		else
-			mx_req_reply_empty(req);
-	}
+	mx_http_run_handler(req);
 }
 
 static enum MHD_Result mx_http_send(struct mx_req *req)
@@ -438,8 +447,28 @@ static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, co
 	}
 	if (req->replied) /* a response was already queued */
 		return MHD_YES;
-	mx_http_dispatch(req);
+	if (req->suspended) {
+		/* Resumed by a wake-up or the deadline: run the handler again. */
+		req->suspended = false;
+		req->resumed = true;
+		mx_http_run_handler(req);
+	} else {
+		mx_http_dispatch(req);
+	}
+	if (req->suspended)
+		return MHD_YES;
 	return mx_http_send(req);
+}
+
+void mx_req_suspend(struct mx_req *req)
+{
+	req->suspended = true;
+	MHD_suspend_connection(req->conn);
+}
+
+void mx_req_resume(struct mx_req *req)
+{
+	MHD_resume_connection(req->conn);
 }
 
 static void mx_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -453,6 +482,8 @@ static void mx_http_completed(void *cls, struct MHD_Connection *conn, void **con
 	mx_log_info("%s %s %s %d %s %.3fms%s", req->client_ip, mx_http_method_name(req->method),
 		    req->path, req->status, req->auth.user_id ? req->auth.user_id : "-",
 		    (double)us / 1000.0, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	if (req->park_slot)
+		mx_notifier_unpark(req->srv->notifier, req);
 	free(req->resp);
 	mx_buf_release(&req->body);
 	mx_arena_release(&req->arena);

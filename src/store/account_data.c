@@ -73,3 +73,36 @@ int mx_store_account_data_put(struct mx_db *db, const char *user_id, const char 
 		*stream_id = j.stream_id;
 	return rc;
 }
+
+int mx_store_account_data_since(struct mx_db_conn *c, const char *user_id, int64_t since,
+				mx_store_account_data_cb cb, void *ctx)
+{
+	struct mx_db_stmt *st;
+	int rc = mx_db_prepare(c,
+			       "SELECT room_id, type, content, stream_id FROM account_data"
+			       " WHERE user_id = ? AND stream_id > ? ORDER BY stream_id",
+			       &st);
+	if (rc)
+		return rc;
+	mx_db_bind_text(st, 1, user_id);
+	mx_db_bind_int64(st, 2, since);
+	while ((rc = mx_db_step(st)) == MX_DB_ROW) {
+		if (cb(ctx, mx_db_col_text(st, 0), mx_db_col_text(st, 1), mx_db_col_text(st, 2),
+		       mx_db_col_int64(st, 3))) {
+			mx_db_done(st);
+			return 0;
+		}
+	}
+	return rc < 0 ? rc : 0;
+}
+
+int64_t mx_store_stream_position(struct mx_db_conn *c, const char *stream)
+{
+	struct mx_db_stmt *st;
+	if (mx_db_query(c, &st, "SELECT position FROM stream_positions WHERE stream = ?", "s",
+			stream) != MX_DB_ROW)
+		return 0;
+	int64_t v = mx_db_col_int64(st, 0);
+	mx_db_done(st);
+	return v;
+}

@@ -32,4 +32,16 @@ int mx_store_account_data_get(struct mx_db_conn *c, struct mx_arena *a, const ch
 int mx_store_account_data_put(struct mx_db *db, const char *user_id, const char *room_id,
 			      const char *type, const char *content, int64_t *stream_id);
 
+/* Called per changed row; return non-zero to stop. */
+typedef int (*mx_store_account_data_cb)(void *ctx, const char *room_id, const char *type,
+					const char *content, int64_t stream_id);
+/*
+ * A user's account data with since < stream_id (global rows have room_id
+ * ""), in stream order. since 0 lists everything. Returns 0 or an error.
+ */
+int mx_store_account_data_since(struct mx_db_conn *c, const char *user_id, int64_t since,
+				mx_store_account_data_cb cb, void *ctx);
+/* The current position of a stream (0 if it never moved). */
+int64_t mx_store_stream_position(struct mx_db_conn *c, const char *stream);
+
 #endif

@@ -322,6 +322,22 @@ static int mx_store_refresh_job(struct mx_db_conn *c, void *arg)
 		if (rc)
 			return rc;
 	}
+	/* Refreshing the same token again (the client lost the answer) replaces
+	 * the successor it got last time, as Synapse does; otherwise every retry
+	 * would leave one more valid refresh token behind. Matching on
+	 * (user, device) narrows the search to that device's index. */
+	rc = mx_db_run(c,
+		       "DELETE FROM access_tokens WHERE user_id = ? AND device_id = ? AND refresh_id IN"
+		       " (SELECT id FROM refresh_tokens WHERE user_id = ? AND device_id = ?"
+		       " AND prev_id = ?)",
+		       "ssssi", user, device, user, device, id);
+	if (!rc)
+		rc = mx_db_run(c,
+			       "DELETE FROM refresh_tokens WHERE user_id = ? AND device_id = ?"
+			       " AND prev_id = ?",
+			       "ssi", user, device, id);
+	if (rc)
+		return rc;
 	return mx_store_put_tokens(c, user, device, true, j->access_ms, j->refresh_ms, id,
 				   j->tokens);
 }

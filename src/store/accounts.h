@@ -62,7 +62,7 @@ struct mx_new_user {
 	const char *password_hash;    /* NULL for no password */
 	bool is_guest;
 	bool is_admin;
-	const char *displayname;      /* default: the localpart */
+	const char *displayname;      /* stored as given: NULL = none (callers pass the localpart) */
 	/* Device and tokens: skipped if device_id is NULL (inhibit_login). */
 	const char *device_id;
 	const char *device_display_name;

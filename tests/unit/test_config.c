@@ -275,7 +275,7 @@ static void test_defaults(void **state)
 	assert_true(cfg.rc_login_failed.burst_count == 3);
 	assert_true(cfg.rc_message.per_second == 0.2);
 	assert_true(cfg.rc_message.burst_count == 10);
-	assert_string_equal(cfg.default_room_version, "10");
+	assert_string_equal(cfg.default_room_version, "12");
 	assert_string_equal(cfg.media_store_path, "/tmp/media_store");
 	assert_int_equal(cfg.max_upload_size, 50LL << 20);
 	assert_int_equal(cfg.max_request_body_size, 1LL << 20);
@@ -568,7 +568,7 @@ static void test_generate_roundtrip(void **state)
 	assert_true(cfg.rc_login_failed.burst_count == 3);
 	assert_int_equal(cfg.max_upload_size, 50LL << 20);
 	assert_int_equal(cfg.refreshable_access_token_lifetime_ms, 300000);
-	assert_string_equal(cfg.default_room_version, "10");
+	assert_string_equal(cfg.default_room_version, "12");
 	char *secret = mx_xstrdup(cfg.registration_shared_secret);
 	mx_config_release(&cfg);
 
