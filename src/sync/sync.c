@@ -6,7 +6,7 @@
  * until something for the user happens or its timeout passes.
  * SPEC: client-server-api#get_matrixclientv3sync
  *
- * A sync token is "s<events>_<account_data>": the last event nid and the
+ * A sync token is "s" and the position of each stream (sync_internal.h)
  * last account-data position the client has seen.
  */
 #include <errno.h>
@@ -30,27 +30,11 @@
 #include "store/rooms.h"
 #include "sync/notifier.h"
 #include "sync/sync.h"
+#include "sync/sync_internal.h"
 
 #define MX_SYNC_MAX_TIMEOUT_MS (5 * 60 * 1000)
 #define MX_SYNC_DEFAULT_TIMELINE 10
 #define MX_SYNC_MAX_TIMELINE 1000
-
-struct mx_sync_token {
-	int64_t events;
-	int64_t account_data;
-};
-
-struct mx_sync {
-	struct mx_req *req;
-	const char *user;
-	const json_t *filter, *room_f, *timeline_f, *state_f, *room_ad_f, *ad_f;
-	int timeline_limit;
-	bool initial, full_state, lazy, include_redundant, include_leave;
-	const char *state_after_key; /* NULL: classic "state" */
-	struct mx_sync_token since, now;
-	json_t *join, *invite, *leave, *knock;
-	bool any;
-};
 
 /* Kept across a park and resume of one request. */
 struct mx_sync_wait {
@@ -62,26 +46,30 @@ static int mx_sync_parse_token(const char *s, struct mx_sync_token *t)
 	memset(t, 0, sizeof(*t));
 	if (!s || s[0] != 's')
 		return MX_EINVALIDPARAM;
-	char *end;
-	errno = 0;
-	long long e = strtoll(s + 1, &end, 10);
-	if (errno || end == s + 1 || e < 0)
-		return MX_EINVALIDPARAM;
-	t->events = e;
-	if (*end == '_') {
-		const char *p = end + 1;
-		long long a = strtoll(p, &end, 10);
-		if (errno || end == p || a < 0)
+	const char *p = s + 1;
+	for (int i = 0; i < MX_SYNC_STREAMS; i++) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (errno || end == p || v < 0)
 			return MX_EINVALIDPARAM;
-		t->account_data = a;
+		t->pos[i] = v;
+		if (*end == '\0')
+			return 0; /* older tokens have fewer streams: the rest are 0 */
+		if (*end != '_')
+			return MX_EINVALIDPARAM;
+		p = end + 1;
 	}
-	/* Later components (other streams) are ignored. */
-	return *end == '\0' || *end == '_' ? 0 : MX_EINVALIDPARAM;
+	return MX_EINVALIDPARAM;
 }
 
 static const char *mx_sync_token_str(struct mx_sync *s, const struct mx_sync_token *t)
 {
-	return mx_arena_printf(&s->req->arena, "s%" PRId64 "_%" PRId64, t->events, t->account_data);
+	char buf[MX_SYNC_STREAMS * 21 + 2], *o = buf;
+	*o++ = 's';
+	for (int i = 0; i < MX_SYNC_STREAMS; i++)
+		o += snprintf(o, sizeof(buf) - (size_t)(o - buf), i ? "_%" PRId64 : "%" PRId64, t->pos[i]);
+	return mx_arena_strdup(&s->req->arena, buf);
 }
 
 /* ---- the filter ---- */
@@ -299,8 +287,8 @@ static int mx_sync_joined_room(struct mx_sync *s, const char *room_id, bool full
 	if (!mx_filter_room_allowed(s->room_f, room_id))
 		return 0;
 	struct mx_timeline t;
-	int64_t lo = full ? 0 : s->since.events;
-	int rc = mx_sync_timeline(s, room_id, lo, s->now.events, &t);
+	int64_t lo = full ? 0 : s->since.pos[MX_SYNC_EVENTS];
+	int rc = mx_sync_timeline(s, room_id, lo, s->now.pos[MX_SYNC_EVENTS], &t);
 	if (rc)
 		return rc;
 	json_t *ad = mx_sync_room_account_data(s, room_id, full);
@@ -313,19 +301,19 @@ static int mx_sync_joined_room(struct mx_sync *s, const char *room_id, bool full
 	const char *state_key = s->state_after_key ? s->state_after_key : "state";
 	if (s->state_after_key) {
 		json_t *to = mx_sync_state_at(s, room_id, 0, true);
-		json_t *from = full ? NULL : mx_sync_state_at(s, room_id, s->since.events, false);
+		json_t *from = full ? NULL : mx_sync_state_at(s, room_id, s->since.pos[MX_SYNC_EVENTS], false);
 		state = mx_sync_state_list(s, room_id, from, to, senders);
 	} else {
-		int64_t start = n ? t.first_nid - 1 : s->now.events;
+		int64_t start = n ? t.first_nid - 1 : s->now.pos[MX_SYNC_EVENTS];
 		json_t *to = mx_sync_state_at(s, room_id, start, false);
 		json_t *from = full ? NULL
-				    : (t.more ? mx_sync_state_at(s, room_id, s->since.events, false) : to);
+				    : (t.more ? mx_sync_state_at(s, room_id, s->since.pos[MX_SYNC_EVENTS], false) : to);
 		state = mx_sync_state_list(s, room_id, from, to, senders);
 	}
 	json_t *room = json_pack(
 		"{s:{s:O, s:b, s:s}, s:{s:o}, s:{s:[]}, s:{s:O}, s:{s:i, s:i}, s:o}", "timeline",
 		"events", t.events, "limited", t.more, "prev_batch",
-		mx_arena_printf(&s->req->arena, "t%" PRId64, n ? t.first_nid - 1 : s->now.events),
+		mx_arena_printf(&s->req->arena, "t%" PRId64, n ? t.first_nid - 1 : s->now.pos[MX_SYNC_EVENTS]),
 		state_key, "events", state, "ephemeral", "events", "account_data", "events", ad,
 		"unread_notifications", "highlight_count", 0, "notification_count", 0, "summary",
 		mx_sync_summary(s, room_id));
@@ -381,13 +369,13 @@ static int mx_sync_left_room(struct mx_sync *s, const char *room_id, int64_t lea
 	    mx_store_room_forgotten(s->req->w->rconn, s->user, room_id))
 		return 0;
 	struct mx_timeline t;
-	int rc = mx_sync_timeline(s, room_id, full ? 0 : s->since.events, leave_nid, &t);
+	int rc = mx_sync_timeline(s, room_id, full ? 0 : s->since.pos[MX_SYNC_EVENTS], leave_nid, &t);
 	if (rc)
 		return rc;
 	size_t n = json_array_size(t.events);
 	int64_t start = n ? t.first_nid - 1 : leave_nid;
 	json_t *to = mx_sync_state_at(s, room_id, start, false);
-	json_t *from = full || !t.more ? NULL : mx_sync_state_at(s, room_id, s->since.events, false);
+	json_t *from = full || !t.more ? NULL : mx_sync_state_at(s, room_id, s->since.pos[MX_SYNC_EVENTS], false);
 	if (!full && !t.more)
 		from = to;
 	json_t *state = mx_sync_state_list(s, room_id, from, to, t.senders);
@@ -427,8 +415,8 @@ static int mx_sync_rooms_incremental(struct mx_sync *s)
 	struct mx_req *req = s->req;
 	struct mx_store_user_room *changes, *rooms;
 	size_t nc, n;
-	int rc = mx_store_membership_changes(req->w->rconn, &req->arena, s->user, s->since.events,
-					     s->now.events, &changes, &nc);
+	int rc = mx_store_membership_changes(req->w->rconn, &req->arena, s->user, s->since.pos[MX_SYNC_EVENTS],
+					     s->now.pos[MX_SYNC_EVENTS], &changes, &nc);
 	if (!rc)
 		rc = mx_store_user_rooms(req->w->rconn, &req->arena, s->user, NULL, &rooms, &n);
 	if (rc)
@@ -441,7 +429,7 @@ static int mx_sync_rooms_incremental(struct mx_sync *s)
 		json_t *ch = json_object_get(changed, room_id);
 		if (!strcmp(m, "join"))
 			/* Newly joined rooms get their full state, as on an initial sync. */
-			rc = mx_sync_joined_room(s, room_id, s->full_state || (ch && rooms[i].nid > s->since.events));
+			rc = mx_sync_joined_room(s, room_id, s->full_state || (ch && rooms[i].nid > s->since.pos[MX_SYNC_EVENTS]));
 		else if (ch && !strcmp(m, "invite"))
 			rc = mx_sync_invite_or_knock(s, room_id, false);
 		else if (ch && !strcmp(m, "knock"))
@@ -477,7 +465,7 @@ static int mx_ad_cb(void *ctx, const char *room_id, const char *type, const char
 static json_t *mx_sync_room_account_data(struct mx_sync *s, const char *room_id, bool all)
 {
 	struct mx_ad_collect c = {s, room_id, s->room_ad_f, mx_arena_json(&s->req->arena, json_array())};
-	mx_store_account_data_since(s->req->w->rconn, s->user, all ? 0 : s->since.account_data,
+	mx_store_account_data_since(s->req->w->rconn, s->user, all ? 0 : s->since.pos[MX_SYNC_ACCOUNT_DATA],
 				    mx_ad_cb, &c);
 	return c.events;
 }
@@ -485,7 +473,7 @@ static json_t *mx_sync_room_account_data(struct mx_sync *s, const char *room_id,
 static json_t *mx_sync_global_account_data(struct mx_sync *s)
 {
 	struct mx_ad_collect c = {s, "", s->ad_f, json_array()};
-	mx_store_account_data_since(s->req->w->rconn, s->user, s->initial ? 0 : s->since.account_data,
+	mx_store_account_data_since(s->req->w->rconn, s->user, s->initial ? 0 : s->since.pos[MX_SYNC_ACCOUNT_DATA],
 				    mx_ad_cb, &c);
 	if (json_array_size(c.events))
 		s->any = true;
@@ -518,8 +506,8 @@ static bool mx_query_true(struct mx_req *req, const char *name)
 static int mx_sync_compute(struct mx_sync *s, json_t **out)
 {
 	struct mx_req *req = s->req;
-	s->now.events = mx_store_events_max_nid(req->w->rconn);
-	s->now.account_data = mx_store_stream_position(req->w->rconn, MX_STREAM_ACCOUNT_DATA);
+	s->now.pos[MX_SYNC_EVENTS] = mx_store_events_max_nid(req->w->rconn);
+	s->now.pos[MX_SYNC_ACCOUNT_DATA] = mx_store_stream_position(req->w->rconn, MX_STREAM_ACCOUNT_DATA);
 	s->join = mx_arena_json(&req->arena, json_object());
 	s->invite = mx_arena_json(&req->arena, json_object());
 	s->leave = mx_arena_json(&req->arena, json_object());
