@@ -16,6 +16,7 @@
 #include "admin/register.h"
 #include "admin/routes.h"
 #include "client/routes.h"
+#include "client/user_directory.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -30,7 +31,10 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "push/push.h"
 #include "sync/notifier.h"
+#include "sync/presence.h"
+#include "sync/typing.h"
 #include "sync/sync.h"
 #include "room/room.h"
 
@@ -54,10 +58,20 @@ static struct mx_router *mx_build_router(void)
 	mx_router_add(r, mx_profile_routes, mx_profile_routes_count);
 	mx_router_add(r, mx_account_data_routes, mx_account_data_routes_count);
 	mx_router_add(r, mx_filter_routes, mx_filter_routes_count);
+	mx_router_add(r, mx_user_directory_routes, mx_user_directory_routes_count);
 	mx_router_add(r, mx_create_room_routes, mx_create_room_routes_count);
 	mx_router_add(r, mx_membership_routes, mx_membership_routes_count);
 	mx_router_add(r, mx_room_events_routes, mx_room_events_routes_count);
 	mx_router_add(r, mx_sync_routes, mx_sync_routes_count);
+	mx_router_add(r, mx_typing_routes, mx_typing_routes_count);
+	mx_router_add(r, mx_receipts_routes, mx_receipts_routes_count);
+	mx_router_add(r, mx_presence_routes, mx_presence_routes_count);
+	mx_router_add(r, mx_tags_routes, mx_tags_routes_count);
+	mx_router_add(r, mx_relations_routes, mx_relations_routes_count);
+	mx_router_add(r, mx_directory_routes, mx_directory_routes_count);
+	mx_router_add(r, mx_report_routes, mx_report_routes_count);
+	mx_router_add(r, mx_upgrade_routes, mx_upgrade_routes_count);
+	mx_router_add(r, mx_pushrules_routes, mx_pushrules_routes_count);
 	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
 	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
 	return r;
@@ -127,7 +141,14 @@ static int mx_cmd_serve(const char *config_path)
 	srv.rl = mx_ratelimiter_new();
 	srv.notifier = mx_notifier_new();
 	srv.rooms = mx_rooms_new(&srv);
+	/* Push before sync: a /sync woken by an event finds its counts queued. */
+	srv.push = mx_push_new(&srv);
+	mx_rooms_add_listener(srv.rooms, mx_push_on_room_event, srv.push);
 	mx_rooms_add_listener(srv.rooms, mx_sync_on_room_event, srv.notifier);
+	srv.typing = mx_typing_new(srv.db, srv.notifier, cfg.server_name);
+	srv.presence = mx_presence_new(srv.db, srv.notifier, cfg.server_name);
+	mx_rooms_add_listener(srv.rooms, mx_presence_on_room_event, srv.presence);
+	mx_user_directory_start(&srv);
 	srv.admin_nonces = mx_admin_nonces_new();
 	router = mx_build_router();
 	rc = mx_http_start(&srv, router, &http, err, sizeof(err));
@@ -143,13 +164,20 @@ static int mx_cmd_serve(const char *config_path)
 	mx_log_info("received %s: finishing in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	mx_notifier_shutdown(srv.notifier); /* parked long-polls answer now */
 	mx_http_stop(http, 10000);
+	uint64_t batches, jobs;
+	mx_db_write_stats(srv.db, &batches, &jobs);
+	mx_log_info("database: %llu write jobs in %llu commits", (unsigned long long)jobs,
+		    (unsigned long long)batches);
 	rc = 0;
 out_db:
 	mx_router_free(router);
 	mx_ratelimiter_free(srv.rl);
 	mx_rooms_free(srv.rooms);
+	mx_typing_free(srv.typing);
+	mx_presence_free(srv.presence);
 	mx_notifier_free(srv.notifier);
 	mx_admin_nonces_free(srv.admin_nonces);
+	mx_push_free(srv.push); /* stores what is still queued */
 	mx_db_close(srv.db);
 out_key:
 	mx_signing_key_release(&key);

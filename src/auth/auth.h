@@ -18,7 +18,9 @@
  *    that mx_auth_event_types() does not list, rejected events, or (v12)
  *    the create event;
  *  - v12: check that room_id is the create event's id with "!" for "$"
- *    (rule 2); this module cannot compute reference hashes;
+ *    (rule 2; mx_event_room_id_from_create() in event/refhash.h), once per
+ *    event rather than here on every check, which would hash the create
+ *    event each time;
  *  - check the event's signatures (mx_event_check_signatures() in
  *    event/event.h), including, for a join whose content has
  *    join_authorised_via_users_server (v8+), that user's server's (rule
@@ -51,8 +53,8 @@
  * v1 and v2, its reference hash (event/refhash.h) from v3 on. So in v3+
  * the create event must be given exactly as it was sent (an added
  * "event_id" or other member would change its hash; "unsigned" may be
- * there). If it cannot be hashed (v3-v5 content that is not canonical
- * JSON), the rule holds only when the state has no power levels, no join
+ * there). If it cannot be hashed (a v3-v5 create event that is not
+ * canonical JSON), the rule holds only when the state has no power levels, no join
  * rules and no membership for the joining user: the state after the create
  * event alone.
  */

@@ -13,6 +13,8 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "http/request.h"
+#include "push/push.h"
+#include "push/rules.h"
 #include "sync/notifier.h"
 #include "store/account_data.h"
 
@@ -88,6 +90,11 @@ static int mx_account_data_get_common(struct mx_req *req, bool room)
 		return rc;
 	rc = mx_store_account_data_get(req->w->rconn, &req->arena, req->auth.user_id, room_id, type,
 				       &content);
+	/* The stored push rules are the user's changes: answer the merged
+	 * rules, as /sync does (and as Synapse does, also with none stored). */
+	if (!room && !strcmp(type, MX_PUSH_RULES_TYPE) && (!rc || rc == MX_ENOTFOUND))
+		return mx_req_reply_json(req, 200,
+					 mx_push_rules_client_json(req->auth.user_id, rc ? NULL : content));
 	if (rc == MX_ENOTFOUND)
 		return mx_req_fail(req, rc, room ? "Room account data not found"
 						 : "Account data not found");

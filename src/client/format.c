@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "client/relations.h"
 #include "core/clock.h"
 #include "event/redact.h"
 #include "event/version.h"
@@ -99,6 +100,8 @@ json_t *mx_client_format_event(struct mx_req *req, const struct mx_store_event *
 		if (pc)
 			json_object_set_new(unsig, "prev_content", pc);
 	}
+	/* SPEC: client-server-api#aggregations-of-child-events */
+	mx_relations_bundle(req, ev, pdu, o, unsig);
 	json_object_set_new(out, "unsigned", unsig);
 	json_decref(pdu);
 	return out;

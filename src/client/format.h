@@ -18,6 +18,7 @@ struct mx_format_opts {
 	bool include_room_id;      /* false inside /sync room sections */
 	const char *txn_device;    /* the requesting device: echo its transaction_id */
 	const char *user_id;       /* the requesting user */
+	int relations_depth;       /* nesting inside bundled aggregations (client/relations.h); 0 */
 };
 
 /*

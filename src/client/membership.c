@@ -292,3 +292,41 @@ const struct mx_route mx_membership_routes[] = {
 	{MX_GET, "/_matrix/client/v3/joined_rooms", mx_joined_rooms, MX_ROUTE_AUTH | MX_ROUTE_GUEST, C, 0, 0},
 };
 const size_t mx_membership_routes_count = sizeof(mx_membership_routes) / sizeof(mx_membership_routes[0]);
+
+/*
+ * A profile change reaches every room the user is joined to as a new
+ * m.room.member join with the new displayname / avatar_url (as Synapse
+ * does). A room whose rules refuse the event (a ban racing the change) is
+ * skipped: the profile itself has already changed.
+ */
+void mx_client_profile_to_rooms(struct mx_req *req)
+{
+	static const char *const joined[] = {"join", NULL};
+	struct mx_store_user_room *rooms;
+	size_t n;
+	const char *me = req->auth.user_id;
+	if (mx_store_user_rooms(req->w->rconn, &req->arena, me, joined, &rooms, &n))
+		return;
+	json_t *fresh = mx_client_member_content(req, "join", me, NULL);
+	for (size_t i = 0; i < n; i++) {
+		json_t *cur;
+		if (mx_room_state_get(req->srv->rooms, req->w, &req->arena, rooms[i].room_id,
+				      "m.room.member", me, &cur, NULL) || !cur)
+			continue;
+		json_t *content = mx_arena_json(&req->arena,
+						json_deep_copy(json_object_get(cur, "content")));
+		if (!json_is_object(content))
+			continue;
+		json_object_del(content, "displayname");
+		json_object_del(content, "avatar_url");
+		json_object_del(content, "reason");
+		json_object_update(content, fresh);
+		if (json_equal(content, json_object_get(cur, "content")))
+			continue;
+		struct mx_room_event_spec spec = {.type = "m.room.member", .state_key = me,
+						  .sender = me, .content = content};
+		const char *event_id, *why;
+		mx_room_send(req->srv->rooms, req->w, &req->arena, rooms[i].room_id, &spec, &event_id,
+			     &why);
+	}
+}

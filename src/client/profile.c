@@ -13,8 +13,10 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "client/rooms.h"
 #include "client/routes.h"
 #include "client/util.h"
+#include "client/user_directory.h"
 #include "core/canonjson.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -222,6 +224,9 @@ static int mx_profile_put_field(struct mx_req *req)
 		return mx_req_fail(req, rc, "User not found");
 	if (rc)
 		return mx_req_fail(req, rc, NULL);
+	mx_user_directory_profile_changed(req, key);
+	if (!strcmp(key, "displayname") || !strcmp(key, "avatar_url"))
+		mx_client_profile_to_rooms(req);
 	return mx_req_reply_empty(req);
 }
 
@@ -239,6 +244,9 @@ static int mx_profile_delete_field(struct mx_req *req)
 		return mx_req_fail(req, rc, "User not found");
 	if (rc)
 		return mx_req_fail(req, rc, NULL);
+	mx_user_directory_profile_changed(req, key);
+	if (!strcmp(key, "displayname") || !strcmp(key, "avatar_url"))
+		mx_client_profile_to_rooms(req);
 	return mx_req_reply_empty(req);
 }
 

@@ -9,8 +9,11 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "client/directory.h"
 #include "client/filter_match.h"
 #include "client/format.h"
+#include "client/ignore.h"
+#include "client/relations.h"
 #include "client/rooms.h"
 #include "client/routes.h"
 #include "client/util.h"
@@ -45,7 +48,12 @@ static int mx_room_readable(struct mx_req *req, const char *room_id, bool *joine
 		return 0;
 	/* A former member may still read what they could see (events are
 	 * filtered one by one); anyone else is refused outright. */
-	if (m && (!strcmp(m, "leave") || !strcmp(m, "ban") || !strcmp(m, "invite")))
+	if (m && !strcmp(m, "invite"))
+		return 0;
+	/* SPEC: post_matrixclientv3roomsroomidforget: once forgotten, the
+	 * history is no longer retrievable. */
+	if (m && (!strcmp(m, "leave") || !strcmp(m, "ban")) &&
+	    !mx_store_room_forgotten(req->w->rconn, req->auth.user_id, room_id))
 		return 0;
 	return mx_req_fail(req, MX_EFORBIDDEN, "You are not in this room");
 }
@@ -64,12 +72,11 @@ const char *mx_client_pick_inviter(struct mx_req *req, const char *room_id, cons
 	size_t n;
 	if (!v || mx_room_members(req->srv->rooms, req->w, &req->arena, room_id, "join", &members, &n))
 		return NULL;
-	json_t *plc = json_object_get(pl, "content");
-	json_t *inv = json_object_get(plc, "invite");
+	json_t *inv = json_object_get(json_object_get(pl, "content"), "invite");
 	int64_t need = json_is_integer(inv) ? json_integer_value(inv) : 0;
 	for (size_t i = 0; i < n; i++)
 		if (mx_client_is_local(req, members[i]) &&
-		    mx_auth_user_power(v, plc, create, members[i]) >= need)
+		    mx_auth_user_power(v, pl, create, members[i]) >= need)
 			return members[i];
 	return NULL;
 }
@@ -95,11 +102,21 @@ static int mx_send_event(struct mx_req *req, const char *type, const char *state
 				      req->auth.device_id, txn, &event_id))
 			return mx_req_reply_json(req, 200, json_pack("{s:s}", "event_id", event_id));
 	}
+	/* After the transaction check: a retried send answers as the first did. */
+	if (!state_key && !redacts) {
+		int bad = mx_relations_check_send(req, room_id, type, content);
+		if (bad)
+			return bad;
+	}
 	struct mx_room_event_spec spec = {.type = type, .state_key = state_key,
 					  .sender = req->auth.user_id, .content = content,
 					  .redacts = redacts, .txn_device = txn ? req->auth.device_id : NULL,
 					  .txn_id = txn};
 	int rc = mx_room_send(req->srv->rooms, req->w, &req->arena, room_id, &spec, &event_id, &why);
+	/* Two first sends of one transaction raced: the room pipeline saw the
+	 * first and answers with its event, as a retry would get. */
+	if (rc == MX_EEXISTS)
+		return mx_req_reply_json(req, 200, json_pack("{s:s}", "event_id", event_id));
 	if (rc == MX_ETOOLARGE)
 		return mx_req_fail(req, MX_ETOOLARGE, "Event too large");
 	if (rc == MX_EBADJSON)
@@ -142,7 +159,40 @@ static int mx_state_put(struct mx_req *req)
 	if (!strcmp(type, "m.room.member"))
 		return mx_req_fail(req, MX_EBADREQUEST,
 				   "Use the membership endpoints (join, invite, leave...) for m.room.member");
+	if (!strcmp(type, "m.room.canonical_alias") &&
+	    (rc = mx_directory_check_canonical_alias(req, mx_req_param(req, 0), key, req->json)))
+		return rc;
 	return mx_send_event(req, type, key, NULL, req->json, NULL);
+}
+
+/*
+ * From room version 3 the auth rules accept any redaction; the server
+ * applies one only from the original sender's server or from a user with
+ * the redact level (SPEC: rooms/v3#handling-redactions). For our own users
+ * that means: their own events, or the redact level (as Synapse). An event
+ * we do not hold is let through: the redaction waits for it.
+ */
+static int mx_redact_permitted(struct mx_req *req, const char *room_id, const char *target)
+{
+	struct mx_store_event orig;
+	if (mx_store_event_get(req->w->rconn, &req->arena, target, &orig))
+		return 0;
+	if (strcmp(orig.room_id, room_id) != 0)
+		return mx_req_fail(req, MX_EBADREQUEST, "The event is not in this room");
+	if (!strcmp(orig.sender, req->auth.user_id))
+		return 0;
+	const struct mx_room_version *v = mx_room_version_of(req->srv->rooms, req->w, room_id);
+	json_t *pl = NULL, *create = NULL;
+	mx_room_state_get(req->srv->rooms, req->w, &req->arena, room_id, "m.room.power_levels", "",
+			  &pl, NULL);
+	mx_room_state_get(req->srv->rooms, req->w, &req->arena, room_id, "m.room.create", "", &create,
+			  NULL);
+	json_t *level = json_object_get(json_object_get(pl, "content"), "redact");
+	int64_t need = json_is_integer(level) ? json_integer_value(level) : 50;
+	if (!v || mx_auth_user_power(v, pl, create, req->auth.user_id) < need)
+		return mx_req_fail(req, MX_EFORBIDDEN,
+				   "You don't have permission to redact events of other users");
+	return 0;
 }
 
 /* SPEC: client-server-api#put_matrixclientv3roomsroomidredacteventidtxnid */
@@ -157,6 +207,8 @@ static int mx_redact(struct mx_req *req)
 		json_object_set_new(content, "reason", json_string(reason));
 	if (target[0] != '$' || strlen(target) > 255)
 		return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid event id");
+	if ((rc = mx_redact_permitted(req, mx_req_param(req, 0), target)))
+		return rc;
 	return mx_send_event(req, "m.room.redaction", NULL, target, content, mx_req_param(req, 2));
 }
 
@@ -309,6 +361,9 @@ static int mx_page_cb(void *ctx, const struct mx_store_event *ev)
 		return 1; /* not consumed: the next page starts here */
 	p->rows++;
 	p->last_nid = ev->nid;
+	/* SPEC: client-server-api#ignoring-users: but state events are sent. */
+	if (!ev->state_key && mx_ignored(p->req, ev->sender))
+		return 0;
 	json_t *pdu = mx_arena_json(&p->req->arena, json_loads(ev->json, 0, NULL));
 	if (!mx_filter_event_matches(p->filter, ev->type, ev->sender, ev->room_id,
 				     json_object_get(pdu, "content")) ||
@@ -462,8 +517,13 @@ static int mx_members_cb(void *ctx, const struct mx_store_event *ev)
 	if (!e)
 		return 0;
 	const char *m = json_string_value(json_object_get(json_object_get(e, "content"), "membership"));
-	if ((c->membership && (!m || strcmp(m, c->membership))) ||
-	    (c->not_membership && m && !strcmp(m, c->not_membership))) {
+	/* SPEC: get_matrixclientv3roomsroomidmembers: given together, the two
+	 * filters are an 'or' (membership is X, or it is not Y). */
+	bool is = c->membership && m && !strcmp(m, c->membership);
+	bool is_not = c->not_membership && !(m && !strcmp(m, c->not_membership));
+	bool keep = c->membership && c->not_membership ? is || is_not
+			: c->membership ? is : c->not_membership ? is_not : true;
+	if (!keep) {
 		json_decref(e);
 		return 0;
 	}

@@ -23,4 +23,7 @@ const char *mx_client_pick_inviter(struct mx_req *req, const char *room_id, cons
 /* Whether user may see room's events now (history visibility); 0 or MX_EFORBIDDEN. */
 int mx_client_check_room_visible(struct mx_req *req, const char *room_id);
 
+/* Send the user's new displayname / avatar_url into every joined room. */
+void mx_client_profile_to_rooms(struct mx_req *req);
+
 #endif

@@ -25,6 +25,16 @@ MX_ROUTE_TABLE(mx_create_room);
 MX_ROUTE_TABLE(mx_room_events);
 MX_ROUTE_TABLE(mx_sync);
 MX_ROUTE_TABLE(mx_filter);
+MX_ROUTE_TABLE(mx_typing);
+MX_ROUTE_TABLE(mx_receipts);
+MX_ROUTE_TABLE(mx_presence);
+MX_ROUTE_TABLE(mx_tags);
+MX_ROUTE_TABLE(mx_user_directory);
+MX_ROUTE_TABLE(mx_relations);
+MX_ROUTE_TABLE(mx_directory);
+MX_ROUTE_TABLE(mx_report);
+MX_ROUTE_TABLE(mx_upgrade);
+MX_ROUTE_TABLE(mx_pushrules);
 
 extern const char *const mx_room_versions[];
 extern const size_t mx_room_versions_count;

@@ -51,6 +51,9 @@ static const struct mx_error_row mx_error_table[MX_E_COUNT_] = {
 	[39] = {400, "M_PROFILE_TOO_LARGE", "Profile too large"},
 	[40] = {400, "M_KEY_TOO_LARGE", "Profile key too long"},
 	[41] = {500, "M_UNKNOWN", "Request parked"},
+	[42] = {400, "M_BAD_ALIAS", "Alias does not point to this room"},
+	[43] = {400, "M_DUPLICATE_ANNOTATION", "Duplicate annotation"},
+	[44] = {409, "M_UNKNOWN", "Already exists"},
 };
 
 static const struct mx_error_row *mx_error_row(int err)

@@ -50,7 +50,10 @@ enum mx_err {
 	MX_EPROFILETOOLARGE = -39, /* 400 M_PROFILE_TOO_LARGE: profile over 64 KiB */
 	MX_EKEYTOOLARGE = -40,     /* 400 M_KEY_TOO_LARGE: profile key over 255 bytes */
 	MX_ESUSPENDED = -41,        /* internal: the handler parked the request */
-	MX_E_COUNT_ = 42
+	MX_EBADALIAS = -42,        /* 400 M_BAD_ALIAS: a canonical alias not pointing to the room */
+	MX_EDUPLICATEANNOTATION = -43, /* 400 M_DUPLICATE_ANNOTATION: the same reaction twice */
+	MX_EEXISTS = -44,           /* internal: already done (an idempotent retry) */
+	MX_E_COUNT_ = 45
 };
 
 /* HTTP status for a code (500 for unknown codes). */

@@ -19,6 +19,9 @@ struct mx_http;
 struct mx_notifier;
 struct mx_rooms;
 struct mx_admin_nonces;
+struct mx_typing;
+struct mx_presence;
+struct mx_push;
 
 struct mx_server {
 	const struct mx_config *cfg;
@@ -29,6 +32,9 @@ struct mx_server {
 	struct mx_notifier *notifier;       /* parked /sync requests */
 	struct mx_rooms *rooms;             /* the room cache and event pipeline */
 	struct mx_admin_nonces *admin_nonces; /* shared-secret registration nonces (own lock) */
+	struct mx_typing *typing;           /* who is typing where (own lock, timer thread) */
+	struct mx_presence *presence;       /* local users' presence (own lock, timer thread) */
+	struct mx_push *push;               /* push rules cache, notification counts (own lock, writer thread) */
 	unsigned long long pw_opslimit;     /* argon2id cost for new password hashes */
 	size_t pw_memlimit;
 	int64_t start_ms;

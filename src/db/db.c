@@ -16,13 +16,6 @@
 #include "core/mem.h"
 #include "db/backend.h"
 
-struct mx_db_job {
-	struct mx_db_job *next;
-	mx_db_write_fn fn;
-	void *arg;
-	int result;
-	bool done;
-};
 
 /* ---- dispatch ---- */
 
@@ -301,24 +294,43 @@ static void *mx_db_writer_main(void *arg)
 	return NULL;
 }
 
-int mx_db_write(struct mx_db *db, mx_db_write_fn fn, void *arg)
+void mx_db_write_submit(struct mx_db *db, struct mx_db_job *job, mx_db_write_fn fn, void *arg)
 {
-	struct mx_db_job job = {.fn = fn, .arg = arg};
+	job->next = NULL;
+	job->fn = fn;
+	job->arg = arg;
+	job->result = 0;
+	job->done = false;
 	pthread_mutex_lock(&db->lock);
 	if (db->stopping) {
+		job->result = MX_EUNAVAILABLE;
+		job->done = true;
 		pthread_mutex_unlock(&db->lock);
-		return MX_EUNAVAILABLE;
+		return;
 	}
 	if (db->tail)
-		db->tail->next = &job;
+		db->tail->next = job;
 	else
-		db->head = &job;
-	db->tail = &job;
+		db->head = job;
+	db->tail = job;
 	pthread_cond_signal(&db->wake);
-	while (!job.done)
+	pthread_mutex_unlock(&db->lock);
+}
+
+int mx_db_write_wait(struct mx_db *db, struct mx_db_job *job)
+{
+	pthread_mutex_lock(&db->lock);
+	while (!job->done)
 		pthread_cond_wait(&db->done, &db->lock);
 	pthread_mutex_unlock(&db->lock);
-	return job.result;
+	return job->result;
+}
+
+int mx_db_write(struct mx_db *db, mx_db_write_fn fn, void *arg)
+{
+	struct mx_db_job job;
+	mx_db_write_submit(db, &job, fn, arg);
+	return mx_db_write_wait(db, &job);
 }
 
 void mx_db_write_stats(struct mx_db *db, uint64_t *batches, uint64_t *jobs)

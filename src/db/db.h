@@ -88,6 +88,23 @@ int mx_db_exec(struct mx_db_conn *c, const char *sql);
 typedef int (*mx_db_write_fn)(struct mx_db_conn *c, void *arg);
 int mx_db_write(struct mx_db *db, mx_db_write_fn fn, void *arg);
 
+/*
+ * The same in two steps, so that a caller can queue a write while holding
+ * its own lock (fixing the order of writes) and wait for durability after
+ * releasing it: jobs run in submission order. The job lives in caller
+ * memory (usually its stack) until mx_db_write_wait() returns.
+ */
+struct mx_db_job {
+	struct mx_db_job *next; /* first: the writer's queue link */
+	mx_db_write_fn fn;
+	void *arg;
+	int result;
+	bool done;
+};
+void mx_db_write_submit(struct mx_db *db, struct mx_db_job *job, mx_db_write_fn fn, void *arg);
+/* Wait for a submitted job; returns its result as mx_db_write() does. */
+int mx_db_write_wait(struct mx_db *db, struct mx_db_job *job);
+
 /* Counters for benchmarks: committed batches and jobs. */
 void mx_db_write_stats(struct mx_db *db, uint64_t *batches, uint64_t *jobs);
 

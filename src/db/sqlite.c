@@ -56,6 +56,10 @@ static int mx_sqlite_conn_open(struct mx_db *db, bool writer, struct mx_db_conn 
 	sqlite3_extended_result_codes(c->h, 1);
 	const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				       "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;"
+				       /* Checkpoint less often: hot pages (the tail of the
+					* events table and its indexes) are copied to the
+					* database once per checkpoint, not once per commit. */
+				       "PRAGMA wal_autocheckpoint=8000;"
 				     : "PRAGMA query_only=1; PRAGMA temp_store=MEMORY;";
 	char *msg = NULL;
 	if (sqlite3_exec(c->h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {

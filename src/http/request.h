@@ -64,6 +64,7 @@ struct mx_req {
 	bool resumed;                       /* this run follows a resume */
 	void *park_slot;                    /* the notifier's entry while parked */
 	void *handler_state;                /* a handler's own, kept across a park (arena) */
+	json_t *ignored_users;              /* mx_ignored's cache (arena); NULL: not loaded */
 	int64_t start_us;
 };
 

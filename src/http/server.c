@@ -527,8 +527,10 @@ static int mx_http_listen(struct mx_http *h, struct mx_listener *l, char *err, s
 		return MX_EINVALID;
 	}
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	/* Handlers block while their write becomes durable (group commit), so
+	 * more threads than cores keep the writer's batches full. */
 	unsigned threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads
-						 : (unsigned)(cores > 0 ? cores : 2);
+						 : (unsigned)(cores > 2 ? 4 * cores : 8);
 	l->daemon = MHD_start_daemon(
 		flags, l->cfg->port, NULL, NULL, mx_http_access, l,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

@@ -25,12 +25,14 @@
 #include "crypto/keys.h"
 #include "event/event.h"
 #include "event/ids.h"
+#include "event/redact.h"
 #include "event/refhash.h"
 #include "event/version.h"
 #include "store/rooms.h"
 
 #define MX_ROOM_BUCKETS 1024 /* power of two; chains grow past it */
 #define MX_ROOM_MAX_PREV 20  /* prev_events we cite at most */
+#define MX_ROOM_RECENT_TXNS 64
 
 struct mx_state_entry {
 	struct mx_state_entry *next;
@@ -51,6 +53,15 @@ struct mx_room {
 	json_t **ext_pdus;
 	size_t n_ext;
 	int64_t depth;
+	bool stale; /* a write failed: reload from the store before the next batch */
+	/* Transactions built lately (user, device, txn id -> event id), so a
+	 * second send of a transaction still being written gets the first
+	 * one's event instead of reaching the writer as a duplicate. */
+	struct mx_recent_txn {
+		char *key;
+		char *event_id;
+	} recent_txns[MX_ROOM_RECENT_TXNS];
+	unsigned txn_next;
 };
 
 struct mx_listener_slot {
@@ -64,6 +75,10 @@ struct mx_rooms {
 	struct mx_room *buckets[MX_ROOM_BUCKETS];
 	struct mx_listener_slot listeners[8];
 	size_t n_listeners;
+	/* Create events get strictly increasing timestamps: in v12 the room id
+	 * is the create event's hash, so two identical createRoom calls in one
+	 * millisecond would otherwise make the same room. */
+	int64_t last_create_ts;
 };
 
 /* One built event waiting for the batch's commit. */
@@ -154,6 +169,27 @@ static void mx_room_state_set(struct mx_room *r, const char *type, const char *s
 	e->pdu = json_incref(pdu);
 }
 
+/*
+ * A current state event was redacted: the cache keeps its redacted form,
+ * which is what readers and the auth rules must see (SPEC:
+ * client-server-api#redactions: redacted state behaves as if its
+ * unprotected keys were absent).
+ */
+static void mx_room_state_redact(struct mx_room *r, const char *event_id)
+{
+	for (size_t i = 0; i < r->n_state_buckets; i++)
+		for (struct mx_state_entry *e = r->state[i]; e; e = e->next) {
+			if (strcmp(e->event_id, event_id) != 0)
+				continue;
+			json_t *red = mx_event_redact(e->pdu, r->v);
+			if (red) {
+				json_decref(e->pdu);
+				e->pdu = red;
+			}
+			return;
+		}
+}
+
 static void mx_room_set_extremities(struct mx_room *r, const char *id, json_t *pdu)
 {
 	for (size_t i = 0; i < r->n_ext; i++) {
@@ -167,7 +203,8 @@ static void mx_room_set_extremities(struct mx_room *r, const char *id, json_t *p
 	r->n_ext = 1;
 }
 
-static void mx_room_free(struct mx_room *r)
+/* Drop the cached state and extremities (not the identity or the lock). */
+static void mx_room_reset(struct mx_room *r)
 {
 	for (size_t i = 0; i < r->n_state_buckets; i++)
 		for (struct mx_state_entry *e = r->state[i], *next; e; e = next) {
@@ -185,6 +222,22 @@ static void mx_room_free(struct mx_room *r)
 	}
 	free(r->ext_ids);
 	free(r->ext_pdus);
+	r->state = NULL;
+	r->n_state_buckets = r->n_state = 0;
+	r->ext_ids = NULL;
+	r->ext_pdus = NULL;
+	r->n_ext = 0;
+	r->depth = 0;
+	for (size_t i = 0; i < MX_ROOM_RECENT_TXNS; i++) {
+		free(r->recent_txns[i].key);
+		free(r->recent_txns[i].event_id);
+		r->recent_txns[i].key = r->recent_txns[i].event_id = NULL;
+	}
+}
+
+static void mx_room_free(struct mx_room *r)
+{
+	mx_room_reset(r);
 	pthread_mutex_destroy(&r->lock);
 	free(r->room_id);
 	free(r);
@@ -204,6 +257,13 @@ static int mx_room_load_state_cb(void *ctx, const struct mx_store_event *ev)
 	if (!pdu) {
 		l->err = MX_EDB;
 		return 1;
+	}
+	if (ev->redacted_by) { /* as mx_room_state_redact() */
+		json_t *red = mx_event_redact(pdu, l->r->v);
+		if (red) {
+			json_decref(pdu);
+			pdu = red;
+		}
 	}
 	mx_room_state_set(l->r, ev->type, ev->state_key, ev->event_id, pdu);
 	json_decref(pdu);
@@ -387,6 +447,15 @@ int mx_room_batch_begin(struct mx_rooms *rooms, struct mx_worker *w, struct mx_a
 	b->a = a;
 	b->room = r;
 	pthread_mutex_lock(&r->lock);
+	if (r->stale) {
+		mx_room_reset(r);
+		err = mx_room_load(rooms, w, r);
+		if (err) {
+			pthread_mutex_unlock(&r->lock);
+			return err;
+		}
+		r->stale = false;
+	}
 	b->depth = r->depth;
 	*out = b;
 	return 0;
@@ -450,7 +519,8 @@ static void mx_batch_fill_persist(struct mx_room_batch *b, struct mx_batch_event
 	pe->redacts = spec->redacts;
 	if (pe->state_key) {
 		const struct mx_state_entry *old = mx_batch_find(b, pe->type, pe->state_key);
-		pe->replaces_state = old ? old->event_id : NULL;
+		/* Copied: the cache entry may be replaced before the write runs. */
+		pe->replaces_state = old ? mx_arena_strdup(b->a, old->event_id) : NULL;
 	}
 	if (spec->txn_id) {
 		pe->txn_user = pe->sender;
@@ -521,12 +591,47 @@ static int mx_batch_append(struct mx_room_batch *b, json_t *pdu, const char *eve
 	return 0;
 }
 
+static char *mx_txn_key(const struct mx_room_event_spec *spec)
+{
+	return mx_xasprintf("%s\x1f%s\x1f%s", spec->sender, spec->txn_device ? spec->txn_device : "",
+			    spec->txn_id);
+}
+
+/* The event of a transaction built lately in this room, or NULL. */
+static const char *mx_room_recent_txn(struct mx_room *r, const struct mx_room_event_spec *spec)
+{
+	char *key = mx_txn_key(spec);
+	const char *found = NULL;
+	for (size_t i = 0; i < MX_ROOM_RECENT_TXNS && !found; i++)
+		if (r->recent_txns[i].key && !strcmp(r->recent_txns[i].key, key))
+			found = r->recent_txns[i].event_id;
+	free(key);
+	return found;
+}
+
+static void mx_room_remember_txn(struct mx_room *r, const struct mx_room_event_spec *spec,
+				 const char *event_id)
+{
+	struct mx_recent_txn *t = &r->recent_txns[r->txn_next++ % MX_ROOM_RECENT_TXNS];
+	free(t->key);
+	free(t->event_id);
+	t->key = mx_txn_key(spec);
+	t->event_id = mx_xstrdup(event_id);
+}
+
 int mx_room_batch_add(struct mx_room_batch *b, const struct mx_room_event_spec *spec,
 		      const char **event_id, const char **why)
 {
 	const struct mx_room_version *v = b->room->v;
 	const struct mx_server *srv = b->rooms->srv;
 	*why = NULL;
+	if (spec->txn_id) {
+		const char *dup = mx_room_recent_txn(b->room, spec);
+		if (dup) {
+			*event_id = mx_arena_strdup(b->a, dup);
+			return MX_EEXISTS;
+		}
+	}
 	json_t *ev = mx_batch_build(b, spec);
 	struct mx_auth_state st = {mx_batch_auth_get, b};
 	int rc = mx_auth_check(v, ev, &st, why);
@@ -543,6 +648,8 @@ int mx_room_batch_add(struct mx_room_batch *b, const struct mx_room_event_spec *
 	}
 	mx_batch_append(b, ev, id, spec);
 	*event_id = b->evs[b->n - 1].event_id;
+	if (spec->txn_id)
+		mx_room_remember_txn(b->room, spec, id);
 	return 0;
 }
 
@@ -550,13 +657,25 @@ int mx_room_batch_create(struct mx_rooms *rooms, struct mx_worker *w, struct mx_
 			 const struct mx_room_version *v, const char *creator, json_t *content,
 			 struct mx_room_batch **out, const char **room_id_out)
 {
+	return mx_room_batch_create_id(rooms, w, a, v, NULL, creator, content, out, room_id_out);
+}
+
+int mx_room_batch_create_id(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
+			    const struct mx_room_version *v, const char *room_id, const char *creator,
+			    json_t *content, struct mx_room_batch **out, const char **room_id_out)
+{
 	const struct mx_server *srv = rooms->srv;
+	if (room_id && (v->room_id_from_create || strlen(room_id) > MX_ID_MAX_LEN))
+		return MX_EINVALID;
 	struct mx_room *r = mx_xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->v = v;
 	char rid[256] = "";
 	if (!v->room_id_from_create) {
-		mx_room_new_id(srv->cfg->server_name, rid);
+		if (room_id)
+			snprintf(rid, sizeof(rid), "%s", room_id);
+		else
+			mx_room_new_id(srv->cfg->server_name, rid);
 		r->room_id = mx_xstrdup(rid);
 	} else {
 		r->room_id = mx_xstrdup(""); /* known once the create event is hashed */
@@ -569,8 +688,14 @@ int mx_room_batch_create(struct mx_rooms *rooms, struct mx_worker *w, struct mx_
 	b->new_room = true;
 	pthread_mutex_lock(&r->lock);
 
+	pthread_mutex_lock(&rooms->lock);
+	int64_t ts = mx_clock_now_ms();
+	if (ts <= rooms->last_create_ts)
+		ts = rooms->last_create_ts + 1;
+	rooms->last_create_ts = ts;
+	pthread_mutex_unlock(&rooms->lock);
 	struct mx_room_event_spec spec = {.type = "m.room.create", .state_key = "", .sender = creator,
-					  .content = content};
+					  .content = content, .origin_server_ts = ts};
 	const char *why;
 	json_t *ev = mx_batch_build(b, &spec);
 	struct mx_auth_state st = {mx_batch_auth_get, b};
@@ -630,6 +755,38 @@ static void mx_batch_local_users(struct mx_room_batch *b, const struct mx_batch_
 	*n = cnt;
 }
 
+/* Call the listeners for the batch's (durable) events. */
+static void mx_batch_notify(struct mx_room_batch *b, const struct mx_persist_event *pes,
+			    const char ***users, const size_t *n_users)
+{
+	struct mx_rooms *rooms = b->rooms;
+	for (size_t i = 0; i < b->n; i++) {
+		struct mx_batch_event *be = &b->evs[i];
+		struct mx_room_event re = {
+			.room_id = pes[i].room_id,
+			.event_id = be->event_id,
+			.type = be->pe.type,
+			.state_key = be->pe.state_key,
+			.sender = be->pe.sender,
+			.nid = pes[i].nid,
+			.pdu = be->pdu,
+			.local_users = users[i],
+			.n_local_users = n_users[i],
+		};
+		for (size_t l = 0; l < rooms->n_listeners; l++)
+			rooms->listeners[l].fn(rooms->listeners[l].ctx, &re);
+	}
+}
+
+/*
+ * Commit: the write is queued under the room lock (so events of a room are
+ * written in the order they were built) and the cache is updated at once;
+ * the lock is released before waiting for durability, so the next event of
+ * the room can be built while this one is being written, and concurrent
+ * senders share one commit instead of queueing behind each other's fsync.
+ * If the write fails the room's cache is marked stale and reloaded by the
+ * next batch.
+ */
 int mx_room_batch_commit(struct mx_room_batch *b)
 {
 	struct mx_room *r = b->room;
@@ -639,46 +796,46 @@ int mx_room_batch_commit(struct mx_room_batch *b)
 		return 0;
 	}
 	struct mx_persist_event *pes = mx_arena_alloc(b->a, b->n * sizeof(*pes));
+	const char ***users = mx_arena_alloc(b->a, b->n * sizeof(*users));
+	size_t *n_users = mx_arena_alloc(b->a, b->n * sizeof(*n_users));
 	for (size_t i = 0; i < b->n; i++)
 		pes[i] = b->evs[i].pe;
-	int rc = mx_store_events_persist(rooms->srv->db, pes, b->n);
-	if (rc) {
-		mx_room_batch_abort(b);
-		return rc;
-	}
-	/* Durable: apply to the cache, in order. */
+	struct mx_persist_batch *pb = mx_arena_alloc(b->a, sizeof(*pb));
+	mx_store_events_persist_submit(rooms->srv->db, pb, pes, b->n);
 	for (size_t i = 0; i < b->n; i++) {
 		struct mx_batch_event *be = &b->evs[i];
-		be->pe.nid = pes[i].nid;
 		if (be->pe.state_key)
 			mx_room_state_set(r, be->pe.type, be->pe.state_key, be->event_id, be->pdu);
+		if (be->pe.redacts)
+			mx_room_state_redact(r, be->pe.redacts);
+		mx_batch_local_users(b, be, &users[i], &n_users[i]);
 	}
 	mx_room_set_extremities(r, b->evs[b->n - 1].event_id, b->evs[b->n - 1].pdu);
 	r->depth = b->depth;
-	if (b->new_room) {
-		b->new_room = false;
+	bool new_room = b->new_room;
+	b->new_room = false;
+	if (!new_room)
+		pthread_mutex_unlock(&r->lock);
+	int rc = mx_store_events_persist_wait(rooms->srv->db, pb);
+	if (rc) {
+		if (new_room) {
+			pthread_mutex_unlock(&r->lock);
+			mx_room_free(r);
+		} else {
+			pthread_mutex_lock(&r->lock);
+			r->stale = true;
+			pthread_mutex_unlock(&r->lock);
+		}
+		mx_batch_release(b);
+		return rc;
+	}
+	if (new_room) {
+		/* Published only once durable: nobody else can see it before. */
+		pthread_mutex_unlock(&r->lock);
 		mx_rooms_insert(rooms, r);
 	}
-	/* Listeners run under the room lock, so they see events in order. */
-	for (size_t i = 0; i < b->n; i++) {
-		struct mx_batch_event *be = &b->evs[i];
-		struct mx_room_event re = {
-			.room_id = r->room_id,
-			.event_id = be->event_id,
-			.type = be->pe.type,
-			.state_key = be->pe.state_key,
-			.sender = be->pe.sender,
-			.nid = be->pe.nid,
-			.pdu = be->pdu,
-		};
-		const char **users;
-		mx_batch_local_users(b, be, &users, &re.n_local_users);
-		re.local_users = users;
-		for (size_t l = 0; l < rooms->n_listeners; l++)
-			rooms->listeners[l].fn(rooms->listeners[l].ctx, &re);
-	}
+	mx_batch_notify(b, pes, users, n_users);
 	mx_batch_release(b);
-	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 

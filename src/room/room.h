@@ -64,6 +64,15 @@ int mx_room_batch_begin(struct mx_rooms *rooms, struct mx_worker *w, struct mx_a
 int mx_room_batch_create(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
 			 const struct mx_room_version *v, const char *creator, json_t *content,
 			 struct mx_room_batch **out, const char **room_id_out);
+/*
+ * The same with the room id chosen by the caller (from mx_room_new_id), so
+ * that an event elsewhere can name the room before it exists (a room
+ * upgrade's tombstone). NULL room_id: a fresh one. MX_EINVALID for a
+ * version whose room id is derived from its create event.
+ */
+int mx_room_batch_create_id(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
+			    const struct mx_room_version *v, const char *room_id, const char *creator,
+			    json_t *content, struct mx_room_batch **out, const char **room_id_out);
 
 struct mx_room_event_spec {
 	const char *type;
@@ -78,6 +87,8 @@ struct mx_room_event_spec {
 /*
  * Build, authorise and sign one event against the batch's state so far.
  * MX_EFORBIDDEN with *why on an authorisation failure; nothing is added.
+ * MX_EEXISTS with *event_id set if the spec's transaction was sent lately
+ * (a retry racing the first send): nothing is added.
  * *event_id lives in the batch's arena.
  */
 int mx_room_batch_add(struct mx_room_batch *b, const struct mx_room_event_spec *spec,

@@ -51,17 +51,28 @@ struct mx_account_data_job {
 	int64_t stream_id;
 };
 
+int mx_store_account_data_put_in(struct mx_db_conn *c, const char *user_id, const char *room_id,
+				 const char *type, const char *content, int64_t *stream_id)
+{
+	int64_t pos;
+	int rc = mx_store_stream_next(c, MX_STREAM_ACCOUNT_DATA, &pos);
+	if (rc)
+		return rc;
+	rc = mx_db_run(c,
+		       "INSERT INTO account_data (user_id, room_id, type, content, stream_id)"
+		       " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, room_id, type)"
+		       " DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id",
+		       "ssssi", user_id, room_id ? room_id : "", type, content, pos);
+	if (!rc && stream_id)
+		*stream_id = pos;
+	return rc;
+}
+
 static int mx_store_account_data_job(struct mx_db_conn *c, void *arg)
 {
 	struct mx_account_data_job *j = arg;
-	int rc = mx_store_stream_next(c, MX_STREAM_ACCOUNT_DATA, &j->stream_id);
-	if (rc)
-		return rc;
-	return mx_db_run(c,
-			 "INSERT INTO account_data (user_id, room_id, type, content, stream_id)"
-			 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, room_id, type)"
-			 " DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id",
-			 "ssssi", j->user_id, j->room_id, j->type, j->content, j->stream_id);
+	return mx_store_account_data_put_in(c, j->user_id, j->room_id, j->type, j->content,
+					    &j->stream_id);
 }
 
 int mx_store_account_data_put(struct mx_db *db, const char *user_id, const char *room_id,

@@ -32,6 +32,14 @@ int mx_store_account_data_get(struct mx_db_conn *c, struct mx_arena *a, const ch
 int mx_store_account_data_put(struct mx_db *db, const char *user_id, const char *room_id,
 			      const char *type, const char *content, int64_t *stream_id);
 
+/*
+ * As mx_store_account_data_put, from inside a write job already running on
+ * c (store/ only: for read-modify-write of one row, e.g. room tags and the
+ * fully-read marker, in one job).
+ */
+int mx_store_account_data_put_in(struct mx_db_conn *c, const char *user_id, const char *room_id,
+				 const char *type, const char *content, int64_t *stream_id);
+
 /* Called per changed row; return non-zero to stop. */
 typedef int (*mx_store_account_data_cb)(void *ctx, const char *room_id, const char *type,
 					const char *content, int64_t stream_id);

@@ -17,6 +17,7 @@
 #include "crypto/hash.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "store/relations.h"
 
 #define MX_STATE_SNAPSHOT_EVERY 100
 #define MX_STATE_HASH_LEN 16
@@ -295,7 +296,9 @@ static int mx_store_persist_one(struct mx_db_conn *c, struct mx_persist_event *e
 			       e->nid);
 	if (!rc && e->txn_id)
 		rc = mx_db_run(c,
-			       "INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts)"
+			       /* OR IGNORE: a duplicate is caught before building (room.c); the
+			        * write of an event must never fail for it. */
+			       "INSERT OR IGNORE INTO event_txns (user_id, device_id, txn_id, event_id, created_ts)"
 			       " VALUES (?, ?, ?, ?, ?)",
 			       "ssssi", e->txn_user, e->txn_device, e->txn_id, e->event_id,
 			       mx_clock_now_ms());
@@ -304,17 +307,14 @@ static int mx_store_persist_one(struct mx_db_conn *c, struct mx_persist_event *e
 			       "UPDATE events SET redacted_by = ? WHERE event_id = ? AND room_id = ?"
 			       " AND redacted_by IS NULL",
 			       "sss", e->event_id, e->redacts, e->room_id);
+	if (!rc)
+		rc = mx__store_relations_persisted(c, e); /* the threads table */
 	return rc;
 }
 
-struct mx_persist_job {
-	struct mx_persist_event *evs;
-	size_t n;
-};
-
 static int mx_store_persist_job(struct mx_db_conn *c, void *arg)
 {
-	struct mx_persist_job *j = arg;
+	struct mx_persist_batch *j = arg;
 	for (size_t i = 0; i < j->n; i++) {
 		int rc = mx_store_persist_one(c, &j->evs[i]);
 		if (rc)
@@ -325,8 +325,22 @@ static int mx_store_persist_job(struct mx_db_conn *c, void *arg)
 
 int mx_store_events_persist(struct mx_db *db, struct mx_persist_event *evs, size_t n)
 {
-	struct mx_persist_job j = {evs, n};
-	return mx_db_write(db, mx_store_persist_job, &j);
+	struct mx_persist_batch pb;
+	mx_store_events_persist_submit(db, &pb, evs, n);
+	return mx_store_events_persist_wait(db, &pb);
+}
+
+void mx_store_events_persist_submit(struct mx_db *db, struct mx_persist_batch *pb,
+				    struct mx_persist_event *evs, size_t n)
+{
+	pb->evs = evs;
+	pb->n = n;
+	mx_db_write_submit(db, &pb->job, mx_store_persist_job, pb);
+}
+
+int mx_store_events_persist_wait(struct mx_db *db, struct mx_persist_batch *pb)
+{
+	return mx_db_write_wait(db, &pb->job);
 }
 
 /* ---- reads ---- */

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db/db.h"
+
 struct mx_arena;
 struct mx_db;
 struct mx_db_conn;
@@ -50,6 +52,20 @@ struct mx_persist_event {
  * MX_ECONFLICT if an event id exists already.
  */
 int mx_store_events_persist(struct mx_db *db, struct mx_persist_event *evs, size_t n);
+
+/*
+ * The same in two steps (see mx_db_write_submit): queue the write while
+ * holding the room's lock, wait for durability after releasing it. pb and
+ * evs must stay valid until the wait returns.
+ */
+struct mx_persist_batch {
+	struct mx_db_job job;
+	struct mx_persist_event *evs;
+	size_t n;
+};
+void mx_store_events_persist_submit(struct mx_db *db, struct mx_persist_batch *pb,
+				    struct mx_persist_event *evs, size_t n);
+int mx_store_events_persist_wait(struct mx_db *db, struct mx_persist_batch *pb);
 
 struct mx_store_room {
 	const char *room_id;

@@ -18,17 +18,22 @@
 #include "client/filter.h"
 #include "client/filter_match.h"
 #include "client/format.h"
+#include "client/ignore.h"
 #include "client/routes.h"
 #include "client/visibility.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "http/request.h"
+#include "push/push.h"
+#include "push/rules.h"
 #include "room/room.h"
 #include "store/account_data.h"
 #include "store/filters.h"
 #include "store/rooms.h"
+#include "sync/ephemeral.h"
 #include "sync/notifier.h"
+#include "sync/presence.h"
 #include "sync/sync.h"
 #include "sync/sync_internal.h"
 
@@ -165,10 +170,17 @@ static json_t *mx_sync_state_list(struct mx_sync *s, const char *room_id, json_t
 	json_t *ev;
 	json_object_foreach (to, k, ev) {
 		json_t *old = from ? json_object_get(from, k) : NULL;
-		if (old && json_equal(json_object_get(old, "event_id"), json_object_get(ev, "event_id")))
-			continue;
 		const char *type = json_string_value(json_object_get(ev, "type"));
 		const char *sk = json_string_value(json_object_get(ev, "state_key"));
+		/* SPEC: client-server-api#lazy-loading-room-members: the member
+		 * events of the timeline's senders come with it even when they did
+		 * not change (the client may never have been sent them; redundant
+		 * ones are allowed). */
+		bool sender_member = s->lazy && senders && type && !strcmp(type, "m.room.member") &&
+				     sk && strcmp(sk, s->user) != 0 && json_object_get(senders, sk);
+		if (!sender_member && old &&
+		    json_equal(json_object_get(old, "event_id"), json_object_get(ev, "event_id")))
+			continue;
 		if (!mx_filter_event_matches(s->state_f, type, json_string_value(json_object_get(ev, "sender")),
 					     room_id, json_object_get(ev, "content")))
 			continue;
@@ -191,6 +203,7 @@ struct mx_timeline {
 	int64_t first_nid, last_nid;
 	int rows;
 	bool more;
+	bool joined; /* "currently joined", for shared history (mx_visibility_allows) */
 };
 
 static int mx_timeline_cb(void *ctx, const struct mx_store_event *ev)
@@ -202,10 +215,13 @@ static int mx_timeline_cb(void *ctx, const struct mx_store_event *ev)
 	}
 	t->rows++;
 	t->first_nid = ev->nid;
+	/* SPEC: client-server-api#ignoring-users: but state events are sent. */
+	if (!ev->state_key && mx_ignored(t->s->req, ev->sender))
+		return 0;
 	json_t *pdu = mx_arena_json(&t->s->req->arena, json_loads(ev->json, 0, NULL));
 	if (!mx_filter_event_matches(t->s->timeline_f, ev->type, ev->sender, ev->room_id,
 				     json_object_get(pdu, "content")) ||
-	    !mx_visibility_allows(t->s->req, t->s->user, ev, true))
+	    !mx_visibility_allows(t->s->req, t->s->user, ev, t->joined))
 		return 0;
 	json_t *e = mx_sync_fmt(t->s, ev);
 	if (!e)
@@ -217,11 +233,15 @@ static int mx_timeline_cb(void *ctx, const struct mx_store_event *ev)
 	return 0;
 }
 
-/* The newest events in (lo, hi], up to the limit; *limited if more exist. */
+/*
+ * The newest events in (lo, hi], up to the limit; *limited if more exist.
+ * joined: whether the user counts as joined for shared history.
+ */
 static int mx_sync_timeline(struct mx_sync *s, const char *room_id, int64_t lo, int64_t hi,
-			    struct mx_timeline *t)
+			    bool joined, struct mx_timeline *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->joined = joined;
 	t->s = s;
 	t->room_id = room_id;
 	t->events = mx_arena_json(&s->req->arena, json_array());
@@ -288,12 +308,13 @@ static int mx_sync_joined_room(struct mx_sync *s, const char *room_id, bool full
 		return 0;
 	struct mx_timeline t;
 	int64_t lo = full ? 0 : s->since.pos[MX_SYNC_EVENTS];
-	int rc = mx_sync_timeline(s, room_id, lo, s->now.pos[MX_SYNC_EVENTS], &t);
+	int rc = mx_sync_timeline(s, room_id, lo, s->now.pos[MX_SYNC_EVENTS], true, &t);
 	if (rc)
 		return rc;
 	json_t *ad = mx_sync_room_account_data(s, room_id, full);
+	json_t *eph = mx_sync_ephemeral_room(s, room_id, full);
 	size_t n = json_array_size(t.events);
-	if (!full && !n && !json_array_size(ad))
+	if (!full && !n && !json_array_size(ad) && !json_array_size(eph))
 		return 0;
 	json_t *senders = t.senders;
 	json_object_set_new(senders, s->user, json_true());
@@ -310,13 +331,18 @@ static int mx_sync_joined_room(struct mx_sync *s, const char *room_id, bool full
 				    : (t.more ? mx_sync_state_at(s, room_id, s->since.pos[MX_SYNC_EVENTS], false) : to);
 		state = mx_sync_state_list(s, room_id, from, to, senders);
 	}
+	json_t *unread, *threads;
+	mx_push_unread(s->req->srv->push, s->req->w->rconn, &s->req->arena, s->user, room_id,
+		       json_is_true(json_object_get(s->timeline_f, "unread_thread_notifications")),
+		       &unread, &threads);
 	json_t *room = json_pack(
-		"{s:{s:O, s:b, s:s}, s:{s:o}, s:{s:[]}, s:{s:O}, s:{s:i, s:i}, s:o}", "timeline",
+		"{s:{s:O, s:b, s:s}, s:{s:o}, s:{s:O}, s:{s:O}, s:o, s:o}", "timeline",
 		"events", t.events, "limited", t.more, "prev_batch",
 		mx_arena_printf(&s->req->arena, "t%" PRId64, n ? t.first_nid - 1 : s->now.pos[MX_SYNC_EVENTS]),
-		state_key, "events", state, "ephemeral", "events", "account_data", "events", ad,
-		"unread_notifications", "highlight_count", 0, "notification_count", 0, "summary",
-		mx_sync_summary(s, room_id));
+		state_key, "events", state, "ephemeral", "events", eph, "account_data", "events", ad,
+		"unread_notifications", unread, "summary", mx_sync_summary(s, room_id));
+	if (threads)
+		json_object_set_new(room, "unread_thread_notifications", threads);
 	json_object_set_new(s->join, room_id, room);
 	s->any = true;
 	return 0;
@@ -353,6 +379,9 @@ static int mx_sync_invite_or_knock(struct mx_sync *s, const char *room_id, bool 
 	if (mx_store_room_state_get(s->req->w->rconn, &s->req->arena, room_id, "m.room.member", s->user,
 				    &mev))
 		return 0;
+	/* SPEC: client-server-api#ignoring-users: no invites from them. */
+	if (!knock && mx_ignored(s->req, mev.sender))
+		return 0;
 	json_t *events = mx_sync_stripped(s, room_id, mev.event_id);
 	if (knock)
 		json_object_set_new(s->knock, room_id, json_pack("{s:{s:o}}", "knock_state", "events", events));
@@ -362,6 +391,23 @@ static int mx_sync_invite_or_knock(struct mx_sync *s, const char *room_id, bool 
 	return 0;
 }
 
+/*
+ * Whether the user was joined just before leave_nid: a member who left or
+ * was kicked or banned saw the shared history; a rejected invite or a
+ * withdrawn knock did not (SPEC: client-server-api#history-visibility).
+ */
+static bool mx_sync_was_joined(struct mx_sync *s, const char *room_id, int64_t leave_nid)
+{
+	struct mx_store_event mem;
+	int64_t g = mx_store_room_state_group_at(s->req->w->rconn, room_id, leave_nid - 1);
+	if (mx_store_state_group_get(s->req->w->rconn, &s->req->arena, g, "m.room.member", s->user,
+				     &mem))
+		return false;
+	json_t *pdu = mx_arena_json(&s->req->arena, json_loads(mem.json, 0, NULL));
+	json_t *m = json_object_get(json_object_get(pdu, "content"), "membership");
+	return json_is_string(m) && !strcmp(json_string_value(m), "join");
+}
+
 /* A room the user left (or was kicked or banned from) at leave_nid. */
 static int mx_sync_left_room(struct mx_sync *s, const char *room_id, int64_t leave_nid, bool full)
 {
@@ -369,15 +415,26 @@ static int mx_sync_left_room(struct mx_sync *s, const char *room_id, int64_t lea
 	    mx_store_room_forgotten(s->req->w->rconn, s->user, room_id))
 		return 0;
 	struct mx_timeline t;
-	int rc = mx_sync_timeline(s, room_id, full ? 0 : s->since.pos[MX_SYNC_EVENTS], leave_nid, &t);
+	int rc = mx_sync_timeline(s, room_id, full ? 0 : s->since.pos[MX_SYNC_EVENTS], leave_nid,
+				  mx_sync_was_joined(s, room_id, leave_nid), &t);
 	if (rc)
 		return rc;
 	size_t n = json_array_size(t.events);
 	int64_t start = n ? t.first_nid - 1 : leave_nid;
-	json_t *to = mx_sync_state_at(s, room_id, start, false);
-	json_t *from = full || !t.more ? NULL : mx_sync_state_at(s, room_id, s->since.pos[MX_SYNC_EVENTS], false);
-	if (!full && !t.more)
-		from = to;
+	json_t *to, *from;
+	if (s->state_after_key) {
+		/* SPEC: state_after is the state at the end of the timeline (the
+		 * leave itself); clients apply nothing from the timeline. */
+		to = mx_sync_state_at(s, room_id, leave_nid, false);
+		from = full ? NULL : mx_sync_state_at(s, room_id, s->since.pos[MX_SYNC_EVENTS], false);
+	} else {
+		to = mx_sync_state_at(s, room_id, start, false);
+		from = full || !t.more ? NULL : mx_sync_state_at(s, room_id, s->since.pos[MX_SYNC_EVENTS], false);
+		if (!full && !t.more)
+			from = to;
+	}
+	/* The user's own membership is always needed, lazy loading or not. */
+	json_object_set_new(t.senders, s->user, json_true());
 	json_t *state = mx_sync_state_list(s, room_id, from, to, t.senders);
 	json_t *room = json_pack("{s:{s:O, s:b, s:s}, s:{s:o}, s:{s:[]}}", "timeline", "events",
 				 t.events, "limited", t.more, "prev_batch",
@@ -456,7 +513,10 @@ static int mx_ad_cb(void *ctx, const char *room_id, const char *type, const char
 	if (strcmp(room_id, c->room_id) != 0 ||
 	    !mx_filter_event_matches(c->filter, type, NULL, NULL, NULL))
 		return 0;
-	json_t *v = json_loads(content, 0, NULL);
+	/* The stored push rules are the user's changes; clients get the merged rules. */
+	json_t *v = !room_id[0] && !strcmp(type, MX_PUSH_RULES_TYPE)
+			    ? mx_push_rules_client_json(c->s->user, content)
+			    : json_loads(content, 0, NULL);
 	if (v)
 		json_array_append_new(c->events, json_pack("{s:s, s:o}", "type", type, "content", v));
 	return 0;
@@ -475,6 +535,11 @@ static json_t *mx_sync_global_account_data(struct mx_sync *s)
 	struct mx_ad_collect c = {s, "", s->ad_f, json_array()};
 	mx_store_account_data_since(s->req->w->rconn, s->user, s->initial ? 0 : s->since.pos[MX_SYNC_ACCOUNT_DATA],
 				    mx_ad_cb, &c);
+	/* Like Synapse, an initial sync always carries the push rules. */
+	if (s->initial && mx_filter_event_matches(c.filter, MX_PUSH_RULES_TYPE, NULL, NULL, NULL) &&
+	    mx_push_rules_missing(c.events))
+		json_array_append_new(c.events, json_pack("{s:s, s:o}", "type", MX_PUSH_RULES_TYPE, "content",
+							  mx_push_rules_client_json(s->user, NULL)));
 	if (json_array_size(c.events))
 		s->any = true;
 	return c.events;
@@ -513,15 +578,18 @@ static int mx_sync_compute(struct mx_sync *s, json_t **out)
 	s->leave = mx_arena_json(&req->arena, json_object());
 	s->knock = mx_arena_json(&req->arena, json_object());
 	s->any = false;
-	int rc = s->initial ? mx_sync_rooms_initial(s) : mx_sync_rooms_incremental(s);
+	int rc = mx_sync_ephemeral_begin(s);
+	if (!rc)
+		rc = s->initial ? mx_sync_rooms_initial(s) : mx_sync_rooms_incremental(s);
 	if (rc)
 		return rc;
 	json_t *ad = mx_sync_global_account_data(s);
-	*out = json_pack("{s:s, s:{s:O, s:O, s:O, s:O}, s:{s:o}, s:{s:[]}, s:{s:[]},"
+	json_t *presence = mx_sync_presence(s);
+	*out = json_pack("{s:s, s:{s:O, s:O, s:O, s:O}, s:{s:o}, s:{s:O}, s:{s:[]},"
 			 " s:{s:[], s:[]}, s:{}, s:[]}",
 			 "next_batch", mx_sync_token_str(s, &s->now), "rooms", "join", s->join,
 			 "invite", s->invite, "leave", s->leave, "knock", s->knock, "account_data",
-			 "events", ad, "presence", "events", "to_device", "events", "device_lists",
+			 "events", ad, "presence", "events", presence, "to_device", "events", "device_lists",
 			 "changed", "left", "device_one_time_keys_count",
 			 "device_unused_fallback_key_types");
 	return 0;
@@ -556,18 +624,28 @@ static int mx_sync(struct mx_req *req)
 		wait->deadline_ms = mx_clock_mono_ms() + timeout;
 		req->handler_state = wait;
 	}
+	/* Each run (also after a park) reads the ignore list afresh. */
+	mx_ignored_reset(req);
+	int64_t left_ms = wait->deadline_ms - mx_clock_mono_ms();
+	mx_presence_synced(req->srv->presence, s.user, presence, left_ms > 0 ? left_ms : 0);
 	/* Read the wake-up sequence first, so a change during the computation
-	 * is not missed when we then park. */
-	uint64_t seq = mx_notifier_seq(req->srv->notifier, s.user);
-	json_t *out;
-	rc = mx_sync_compute(&s, &out);
-	if (rc)
-		return mx_req_fail(req, rc, NULL);
-	bool idle = !s.initial && !s.full_state && !s.any;
-	if (idle && mx_clock_mono_ms() < wait->deadline_ms &&
-	    !mx_notifier_park(req->srv->notifier, req, s.user, seq, wait->deadline_ms)) {
+	 * is not missed when we then park; if the park is refused because
+	 * something happened meanwhile, compute again (a few times at most). */
+	json_t *out = NULL;
+	bool idle = false;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		uint64_t seq = mx_notifier_seq(req->srv->notifier, s.user);
 		json_decref(out);
-		return MX_ESUSPENDED;
+		rc = mx_sync_compute(&s, &out);
+		if (rc)
+			return mx_req_fail(req, rc, NULL);
+		idle = !s.initial && !s.full_state && !s.any;
+		if (!idle || mx_clock_mono_ms() >= wait->deadline_ms)
+			break;
+		if (!mx_notifier_park(req->srv->notifier, req, s.user, seq, wait->deadline_ms)) {
+			json_decref(out);
+			return MX_ESUSPENDED;
+		}
 	}
 	if (idle) /* nothing happened: the client keeps its token */
 		json_object_set_new(out, "next_batch", json_string(since));

@@ -40,6 +40,9 @@ struct mx_sync {
 	struct mx_sync_token since, now;
 	json_t *join, *invite, *leave, *knock;
 	bool any;                    /* something to report: do not park */
+	/* ephemeral.c: receipts changed since the token, room -> m.receipt
+	 * content (NULL: none, or read per room); rooms joined since it. */
+	json_t *receipts, *new_rooms;
 };
 
 #endif

@@ -307,8 +307,7 @@ static int queued_jobs(struct mx_db *db)
 {
 	int n = 0;
 	pthread_mutex_lock(&db->lock);
-	/* struct mx_db_job is private to db.c; its first member is `next`. */
-	for (struct mx_db_job *j = db->head; j; j = *(struct mx_db_job **)j)
+	for (struct mx_db_job *j = db->head; j; j = j->next)
 		n++;
 	pthread_mutex_unlock(&db->lock);
 	return n;

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Push at run time: each user's compiled rules, cached; the room listener
+ * that evaluates every new event for the room's local members and records
+ * who is notified; and the unread counts /sync reports.
+ * SPEC: client-server-api#receiving-notifications
+ *
+ * Keeping work off the send path: the listener evaluates in memory
+ * (compiled rules, the event's body decoded once for all members) and
+ * only queues the resulting rows; one writer thread stores them in
+ * batches, one durable write for everything queued. A /sync that counts a
+ * user's notifications first waits for that user's queued rows (at most
+ * one batch commit), so "the updated notification count from a new event
+ * MUST appear in the same /sync response as the event itself" holds
+ * whenever the sync was woken by the event.
+ *
+ * Rules cache: user id -> compiled rule set (push/rules.h), filled on first
+ * use from the user's m.push_rules account data, dropped when the user
+ * changes their rules (mx_push_rules_edit does that itself). Users without
+ * rules of their own share one compiled default set.
+ */
+#ifndef MX_PUSH_PUSH_H
+#define MX_PUSH_PUSH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct mx_arena;
+struct mx_db_conn;
+struct mx_push;
+struct mx_push_rules;
+struct mx_room_event;
+struct mx_server;
+
+/* Start (the writer thread, a read connection). Aborts on failure. */
+struct mx_push *mx_push_new(struct mx_server *srv);
+/* Store what is queued, stop the writer, free. Call after the HTTP server
+ * stopped and before the database closes. NULL is a no-op. */
+void mx_push_free(struct mx_push *p);
+
+/* The room listener (ctx: the struct mx_push). */
+void mx_push_on_room_event(void *ctx, const struct mx_room_event *ev);
+
+/*
+ * user_id's compiled rules (a new reference: mx_push_rules_unref), from
+ * the cache or loaded through c. Never NULL: unreadable stored rules give
+ * the defaults.
+ */
+struct mx_push_rules *mx_push_rules_for(struct mx_push *p, struct mx_db_conn *c,
+					const char *user_id);
+
+/*
+ * Change user_id's stored rules: fn edits the m.push_rules content (an
+ * object, {} when the user has none) in place and returns 0 or an MX_E*
+ * (then nothing is stored, *why as fn set it). On success the new content
+ * is stored (the account_data stream moves, so /sync sends it) and the
+ * cached rules are dropped. Edits of all users are serialised.
+ */
+typedef int (*mx_push_edit_fn)(json_t *stored, void *arg, const char **why);
+int mx_push_rules_edit(struct mx_push *p, struct mx_db_conn *c, const char *user_id,
+		       mx_push_edit_fn fn, void *arg, const char **why);
+
+/*
+ * The stored m.push_rules content (text) as clients see it: the merged
+ * rules, {"global": {...}} (new reference). content NULL: the defaults.
+ */
+json_t *mx_push_rules_client_json(const char *user_id, const char *content);
+/* True if an array of account data events ({type, content}) has no m.push_rules. */
+bool mx_push_rules_missing(const json_t *events);
+
+/*
+ * SPEC: client-server-api#get_matrixclientv3sync, unread_notifications:
+ * user_id's counts in room_id as {highlight_count, notification_count}
+ * (*unread, new reference). by_thread (the filter's
+ * unread_thread_notifications): *unread counts the main timeline only and
+ * *threads (new reference) maps each thread root with notifications to
+ * its counts; otherwise the whole room and *threads is NULL.
+ * p may be NULL (no queued rows to wait for). Errors read as zero counts.
+ */
+void mx_push_unread(struct mx_push *p, struct mx_db_conn *c, struct mx_arena *a,
+		    const char *user_id, const char *room_id, bool by_thread, json_t **unread,
+		    json_t **threads);
+
+/* Wait until rows queued for user_id are stored (used before reading them). */
+void mx_push_wait_user(struct mx_push *p, const char *user_id);
+
+#endif
