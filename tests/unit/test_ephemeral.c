@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testdb.h"
 #include <dirent.h>
 #include <jansson.h>
 
@@ -238,11 +240,7 @@ static void test_presence_changed(void **state)
 /* ---- the store: receipts, markers, tags, members ---- */
 
 struct fixture {
-	char dir[64];
-	char path[128];
-	struct mx_db *db;
-	struct mx_db_conn *rc;
-	struct mx_arena a;
+	struct mx_test_db t;
 	/* events of !r:hs: create, members, m1, root, t1 (in root's thread),
 	 * re (a reaction to t1), m2 */
 	int64_t nid[8];
@@ -280,7 +278,7 @@ static void persist_room(struct fixture *f)
 	e[E_RE].type = "m.reaction";
 	e[E_RE].relates_to = "$t1";
 	e[E_RE].rel_type = "m.annotation";
-	assert_int_equal(mx_store_events_persist(f->db, e, 8), 0);
+	assert_int_equal(mx_store_events_persist(f->t.db, e, 8), 0);
 	for (int i = 0; i < 8; i++)
 		f->nid[i] = e[i].nid;
 
@@ -301,24 +299,14 @@ static void persist_room(struct fixture *f)
 	}
 	g[0].new_room_version = "10";
 	g[0].new_room_creator = "@alice:hs";
-	assert_int_equal(mx_store_events_persist(f->db, g, 3), 0);
+	assert_int_equal(mx_store_events_persist(f->t.db, g, 3), 0);
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = mx_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/myelin-test-ephemeral-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (mx_test_db_open(&f->t, "ephemeral"))
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/test.sqlite", f->dir);
-	char err[256] = "";
-	if (mx_db_open_sqlite(&f->db, f->path, err, sizeof(err))) {
-		fprintf(stderr, "open: %s\n", err);
-		return -1;
-	}
-	if (mx_db_conn_open(f->db, &f->rc))
-		return -1;
-	mx_arena_init(&f->a);
 	persist_room(f);
 	*state = f;
 	return 0;
@@ -327,22 +315,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	mx_arena_release(&f->a);
-	mx_db_conn_close(f->rc);
-	mx_db_close(f->db);
-	DIR *d = opendir(f->dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			char p[512];
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	mx_test_db_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -364,42 +337,42 @@ static int collect_cb(void *ctx, const struct mx_store_receipt *r)
 static void test_receipts_forward_only(void **state)
 {
 	struct fixture *f = *state;
-	int64_t pos, p0 = mx_store_receipts_position(f->rc);
+	int64_t pos, p0 = mx_store_receipts_position(f->t.rc);
 	assert_int_equal(p0, 0);
-	assert_int_equal(mx_store_receipt_put(f->db, "!r:hs", "m.read", "@alice:hs", NULL, "$m1", 5,
+	assert_int_equal(mx_store_receipt_put(f->t.db, "!r:hs", "m.read", "@alice:hs", NULL, "$m1", 5,
 					      &pos), 0);
 	assert_int_equal(pos, 1);
-	assert_int_equal(mx_store_receipts_position(f->rc), 1);
+	assert_int_equal(mx_store_receipts_position(f->t.rc), 1);
 	/* Backwards or the same event: nothing changes. */
-	assert_int_equal(mx_store_receipt_put(f->db, "!r:hs", "m.read", "@alice:hs", NULL, "$bob", 6,
+	assert_int_equal(mx_store_receipt_put(f->t.db, "!r:hs", "m.read", "@alice:hs", NULL, "$bob", 6,
 					      &pos), 0);
 	assert_int_equal(pos, 0);
-	assert_int_equal(mx_store_receipt_put(f->db, "!r:hs", "m.read", "@alice:hs", NULL, "$m1", 6,
+	assert_int_equal(mx_store_receipt_put(f->t.db, "!r:hs", "m.read", "@alice:hs", NULL, "$m1", 6,
 					      &pos), 0);
 	assert_int_equal(pos, 0);
 	/* Forward: a new position, the row replaced. */
-	assert_int_equal(mx_store_receipt_put(f->db, "!r:hs", "m.read", "@alice:hs", NULL, "$m2", 7,
+	assert_int_equal(mx_store_receipt_put(f->t.db, "!r:hs", "m.read", "@alice:hs", NULL, "$m2", 7,
 					      &pos), 0);
 	assert_int_equal(pos, 2);
 	/* Unknown event, or one of another room. */
-	assert_int_equal(mx_store_receipt_put(f->db, "!r:hs", "m.read", "@alice:hs", NULL, "$nope", 7,
+	assert_int_equal(mx_store_receipt_put(f->t.db, "!r:hs", "m.read", "@alice:hs", NULL, "$nope", 7,
 					      &pos), MX_ENOTFOUND);
-	assert_int_equal(mx_store_receipt_put(f->db, "!r:hs", "m.read", "@alice:hs", NULL, "$g1", 7,
+	assert_int_equal(mx_store_receipt_put(f->t.db, "!r:hs", "m.read", "@alice:hs", NULL, "$g1", 7,
 					      &pos), MX_ENOTFOUND);
 	assert_int_equal(pos, 0);
 
 	struct collect c = {0};
-	assert_int_equal(mx_store_receipts_between(f->rc, NULL, 0, 100, collect_cb, &c), 0);
+	assert_int_equal(mx_store_receipts_between(f->t.rc, NULL, 0, 100, collect_cb, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.last, "!r:hs m.read @alice:hs [] $m2");
 	memset(&c, 0, sizeof(c));
-	mx_store_receipts_between(f->rc, "!r:hs", 1, 2, collect_cb, &c);
+	mx_store_receipts_between(f->t.rc, "!r:hs", 1, 2, collect_cb, &c);
 	assert_int_equal(c.n, 1);
 	memset(&c, 0, sizeof(c));
-	mx_store_receipts_between(f->rc, "!g:hs", 0, 2, collect_cb, &c);
+	mx_store_receipts_between(f->t.rc, "!g:hs", 0, 2, collect_cb, &c);
 	assert_int_equal(c.n, 0);
 	memset(&c, 0, sizeof(c));
-	mx_store_receipts_between(f->rc, NULL, 2, 2, collect_cb, &c);
+	mx_store_receipts_between(f->t.rc, NULL, 2, 2, collect_cb, &c);
 	assert_int_equal(c.n, 0);
 }
 
@@ -408,37 +381,37 @@ static void test_receipts_read_nid(void **state)
 	struct fixture *f = *state;
 	int64_t pos;
 	const char *u = "@bob:remote";
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, NULL), 0);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, NULL), 0);
 	/* Threaded receipt in root's thread on t1; unthreaded on m1. */
-	mx_store_receipt_put(f->db, "!r:hs", "m.read", u, "$root", "$t1", 1, &pos);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, NULL), 0);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, "$root"), f->nid[E_T1]);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, "main"), 0);
-	mx_store_receipt_put(f->db, "!r:hs", "m.read", u, NULL, "$m1", 2, &pos);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, NULL), f->nid[E_M1]);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, "main"), f->nid[E_M1]);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, "$root"), f->nid[E_T1]);
+	mx_store_receipt_put(f->t.db, "!r:hs", "m.read", u, "$root", "$t1", 1, &pos);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, NULL), 0);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, "$root"), f->nid[E_T1]);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, "main"), 0);
+	mx_store_receipt_put(f->t.db, "!r:hs", "m.read", u, NULL, "$m1", 2, &pos);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, NULL), f->nid[E_M1]);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, "main"), f->nid[E_M1]);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, "$root"), f->nid[E_T1]);
 	/* A private receipt further ahead wins; a public one behind it stays. */
-	mx_store_receipt_put(f->db, "!r:hs", "m.read.private", u, NULL, "$m2", 3, &pos);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!r:hs", u, NULL), f->nid[E_M2]);
-	assert_int_equal(mx_store_receipt_read_nid(f->rc, "!g:hs", u, NULL), 0);
+	mx_store_receipt_put(f->t.db, "!r:hs", "m.read.private", u, NULL, "$m2", 3, &pos);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!r:hs", u, NULL), f->nid[E_M2]);
+	assert_int_equal(mx_store_receipt_read_nid(f->t.rc, "!g:hs", u, NULL), 0);
 }
 
 static void test_event_thread(void **state)
 {
 	struct fixture *f = *state;
 	const char *t;
-	assert_int_equal(mx_store_event_thread(f->rc, &f->a, "!r:hs", "$m1", &t), 0);
+	assert_int_equal(mx_store_event_thread(f->t.rc, &f->t.a, "!r:hs", "$m1", &t), 0);
 	assert_string_equal(t, "main");
-	assert_int_equal(mx_store_event_thread(f->rc, &f->a, "!r:hs", "$root", &t), 0);
+	assert_int_equal(mx_store_event_thread(f->t.rc, &f->t.a, "!r:hs", "$root", &t), 0);
 	assert_string_equal(t, "main"); /* roots are in the main timeline */
-	assert_int_equal(mx_store_event_thread(f->rc, &f->a, "!r:hs", "$t1", &t), 0);
+	assert_int_equal(mx_store_event_thread(f->t.rc, &f->t.a, "!r:hs", "$t1", &t), 0);
 	assert_string_equal(t, "$root");
 	/* A reaction to a threaded event is in that thread (one hop). */
-	assert_int_equal(mx_store_event_thread(f->rc, &f->a, "!r:hs", "$re", &t), 0);
+	assert_int_equal(mx_store_event_thread(f->t.rc, &f->t.a, "!r:hs", "$re", &t), 0);
 	assert_string_equal(t, "$root");
-	assert_int_equal(mx_store_event_thread(f->rc, &f->a, "!r:hs", "$nope", &t), MX_ENOTFOUND);
-	assert_int_equal(mx_store_event_thread(f->rc, &f->a, "!g:hs", "$m1", &t), MX_ENOTFOUND);
+	assert_int_equal(mx_store_event_thread(f->t.rc, &f->t.a, "!r:hs", "$nope", &t), MX_ENOTFOUND);
+	assert_int_equal(mx_store_event_thread(f->t.rc, &f->t.a, "!g:hs", "$m1", &t), MX_ENOTFOUND);
 }
 
 static void test_read_marker(void **state)
@@ -446,18 +419,18 @@ static void test_read_marker(void **state)
 	struct fixture *f = *state;
 	int64_t pos;
 	const char *text;
-	assert_int_equal(mx_store_read_marker_set(f->db, "@alice:hs", "!r:hs", "$m1", &pos), 0);
+	assert_int_equal(mx_store_read_marker_set(f->t.db, "@alice:hs", "!r:hs", "$m1", &pos), 0);
 	assert_true(pos > 0);
-	assert_int_equal(mx_store_account_data_get(f->rc, &f->a, "@alice:hs", "!r:hs", "m.fully_read",
+	assert_int_equal(mx_store_account_data_get(f->t.rc, &f->t.a, "@alice:hs", "!r:hs", "m.fully_read",
 						   &text), 0);
 	assert_string_equal(text, "{\"event_id\":\"$m1\"}");
-	assert_int_equal(mx_store_read_marker_set(f->db, "@alice:hs", "!r:hs", "$create", &pos), 0);
+	assert_int_equal(mx_store_read_marker_set(f->t.db, "@alice:hs", "!r:hs", "$create", &pos), 0);
 	assert_int_equal(pos, 0);
-	assert_int_equal(mx_store_read_marker_set(f->db, "@alice:hs", "!r:hs", "$m2", &pos), 0);
+	assert_int_equal(mx_store_read_marker_set(f->t.db, "@alice:hs", "!r:hs", "$m2", &pos), 0);
 	assert_true(pos > 0);
-	mx_store_account_data_get(f->rc, &f->a, "@alice:hs", "!r:hs", "m.fully_read", &text);
+	mx_store_account_data_get(f->t.rc, &f->t.a, "@alice:hs", "!r:hs", "m.fully_read", &text);
 	assert_string_equal(text, "{\"event_id\":\"$m2\"}");
-	assert_int_equal(mx_store_read_marker_set(f->db, "@alice:hs", "!r:hs", "$g1", &pos),
+	assert_int_equal(mx_store_read_marker_set(f->t.db, "@alice:hs", "!r:hs", "$g1", &pos),
 			 MX_ENOTFOUND);
 }
 
@@ -466,23 +439,23 @@ static void test_tags(void **state)
 	struct fixture *f = *state;
 	int64_t pos;
 	const char *text;
-	assert_int_equal(mx_store_room_tag_set(f->db, "@a:hs", "!r:hs", "u.work", "{\"order\":0.5}",
+	assert_int_equal(mx_store_room_tag_set(f->t.db, "@a:hs", "!r:hs", "u.work", "{\"order\":0.5}",
 					       &pos), 0);
 	assert_true(pos > 0);
-	assert_int_equal(mx_store_room_tag_set(f->db, "@a:hs", "!r:hs", "m.favourite", "{}", &pos), 0);
-	mx_store_account_data_get(f->rc, &f->a, "@a:hs", "!r:hs", MX_TAGS_TYPE, &text);
+	assert_int_equal(mx_store_room_tag_set(f->t.db, "@a:hs", "!r:hs", "m.favourite", "{}", &pos), 0);
+	mx_store_account_data_get(f->t.rc, &f->t.a, "@a:hs", "!r:hs", MX_TAGS_TYPE, &text);
 	assert_string_equal(text, "{\"tags\":{\"m.favourite\":{},\"u.work\":{\"order\":0.5}}}");
-	assert_int_equal(mx_store_room_tag_set(f->db, "@a:hs", "!r:hs", "u.work", NULL, &pos), 0);
+	assert_int_equal(mx_store_room_tag_set(f->t.db, "@a:hs", "!r:hs", "u.work", NULL, &pos), 0);
 	assert_true(pos > 0);
-	assert_int_equal(mx_store_room_tag_set(f->db, "@a:hs", "!r:hs", "u.work", NULL, &pos), 0);
+	assert_int_equal(mx_store_room_tag_set(f->t.db, "@a:hs", "!r:hs", "u.work", NULL, &pos), 0);
 	assert_int_equal(pos, 0);
-	mx_store_account_data_get(f->rc, &f->a, "@a:hs", "!r:hs", MX_TAGS_TYPE, &text);
+	mx_store_account_data_get(f->t.rc, &f->t.a, "@a:hs", "!r:hs", MX_TAGS_TYPE, &text);
 	assert_string_equal(text, "{\"tags\":{\"m.favourite\":{}}}");
-	assert_int_equal(mx_store_room_tag_set(f->db, "@a:hs", "!r:hs", "x", "[1]", &pos), MX_EINVALID);
+	assert_int_equal(mx_store_room_tag_set(f->t.db, "@a:hs", "!r:hs", "x", "[1]", &pos), MX_EINVALID);
 	/* Other keys of a hand-written m.tag survive. */
-	mx_store_account_data_put(f->db, "@b:hs", "!r:hs", MX_TAGS_TYPE, "{\"x\":1}", NULL);
-	mx_store_room_tag_set(f->db, "@b:hs", "!r:hs", "t", "{}", &pos);
-	mx_store_account_data_get(f->rc, &f->a, "@b:hs", "!r:hs", MX_TAGS_TYPE, &text);
+	mx_store_account_data_put(f->t.db, "@b:hs", "!r:hs", MX_TAGS_TYPE, "{\"x\":1}", NULL);
+	mx_store_room_tag_set(f->t.db, "@b:hs", "!r:hs", "t", "{}", &pos);
+	mx_store_account_data_get(f->t.rc, &f->t.a, "@b:hs", "!r:hs", MX_TAGS_TYPE, &text);
 	assert_string_equal(text, "{\"tags\":{\"t\":{}},\"x\":1}");
 }
 
@@ -491,19 +464,19 @@ static void test_members(void **state)
 	struct fixture *f = *state;
 	const char **u;
 	size_t n;
-	assert_int_equal(mx_store_room_joined_local(f->rc, &f->a, "!r:hs", "hs", &u, &n), 0);
+	assert_int_equal(mx_store_room_joined_local(f->t.rc, &f->t.a, "!r:hs", "hs", &u, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(u[0], "@alice:hs");
-	assert_int_equal(mx_store_shared_room_users(f->rc, &f->a, "@alice:hs", NULL, &u, &n), 0);
+	assert_int_equal(mx_store_shared_room_users(f->t.rc, &f->t.a, "@alice:hs", NULL, &u, &n), 0);
 	assert_int_equal(n, 3); /* herself first, bob, carol */
 	assert_string_equal(u[0], "@alice:hs");
-	assert_int_equal(mx_store_shared_room_users(f->rc, &f->a, "@alice:hs", "hs", &u, &n), 0);
+	assert_int_equal(mx_store_shared_room_users(f->t.rc, &f->t.a, "@alice:hs", "hs", &u, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(mx_store_shared_room_users(f->rc, &f->a, "@nobody:hs", NULL, &u, &n), 0);
+	assert_int_equal(mx_store_shared_room_users(f->t.rc, &f->t.a, "@nobody:hs", NULL, &u, &n), 0);
 	assert_int_equal(n, 1);
-	assert_true(mx_store_users_share_room(f->rc, "@alice:hs", "@carol:hs"));
-	assert_true(mx_store_users_share_room(f->rc, "@bob:remote", "@alice:hs"));
-	assert_false(mx_store_users_share_room(f->rc, "@bob:remote", "@carol:hs"));
+	assert_true(mx_store_users_share_room(f->t.rc, "@alice:hs", "@carol:hs"));
+	assert_true(mx_store_users_share_room(f->t.rc, "@bob:remote", "@alice:hs"));
+	assert_false(mx_store_users_share_room(f->t.rc, "@bob:remote", "@carol:hs"));
 }
 
 int main(void)

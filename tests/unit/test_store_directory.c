@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testdb.h"
 #include <dirent.h>
 
 #include "core/arena.h"
@@ -29,29 +31,15 @@
 #include "store/rooms.h"
 
 struct fixture {
-	char dir[64];
-	char path[128];
-	struct mx_db *db;
-	struct mx_db_conn *rc;
-	struct mx_arena a;
+	struct mx_test_db t;
 	int seq;
 };
 
 static int setup(void **state)
 {
 	struct fixture *f = mx_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/myelin-test-directory-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (mx_test_db_open(&f->t, "directory"))
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/test.sqlite", f->dir);
-	char err[256] = "";
-	if (mx_db_open_sqlite(&f->db, f->path, err, sizeof(err))) {
-		fprintf(stderr, "open: %s\n", err);
-		return -1;
-	}
-	if (mx_db_conn_open(f->db, &f->rc))
-		return -1;
-	mx_arena_init(&f->a);
 	*state = f;
 	return 0;
 }
@@ -59,22 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	mx_arena_release(&f->a);
-	mx_db_conn_close(f->rc);
-	mx_db_close(f->db);
-	DIR *d = opendir(f->dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			char p[512];
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	mx_test_db_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -85,7 +58,7 @@ static void put_state(struct fixture *f, const char *room_id, const char *type,
 		      bool new_room)
 {
 	struct mx_persist_event e = {0};
-	char *id = mx_arena_printf(&f->a, "$ev%d", ++f->seq);
+	char *id = mx_arena_printf(&f->t.a, "$ev%d", ++f->seq);
 	e.event_id = id;
 	e.room_id = room_id;
 	e.type = type;
@@ -93,7 +66,7 @@ static void put_state(struct fixture *f, const char *room_id, const char *type,
 	e.sender = "@alice:test";
 	e.depth = f->seq;
 	e.origin_server_ts = 1000 + f->seq;
-	e.json = mx_arena_printf(&f->a,
+	e.json = mx_arena_printf(&f->t.a,
 				 "{\"type\":\"%s\",\"state_key\":\"%s\",\"sender\":\"@alice:test\","
 				 "\"content\":%s}",
 				 type, state_key, content);
@@ -102,21 +75,21 @@ static void put_state(struct fixture *f, const char *room_id, const char *type,
 		e.new_room_version = "11";
 		e.new_room_creator = "@alice:test";
 	}
-	assert_int_equal(mx_store_events_persist(f->db, &e, 1), 0);
+	assert_int_equal(mx_store_events_persist(f->t.db, &e, 1), 0);
 }
 
 static void make_room(struct fixture *f, const char *room_id, int joined, const char *name)
 {
 	put_state(f, room_id, "m.room.create", "", "{}", NULL, true);
 	for (int i = 0; i < joined; i++)
-		put_state(f, room_id, "m.room.member", mx_arena_printf(&f->a, "@u%d:test", i),
+		put_state(f, room_id, "m.room.member", mx_arena_printf(&f->t.a, "@u%d:test", i),
 			  "{\"membership\":\"join\"}", "join", false);
 	put_state(f, room_id, "m.room.member", "@left:test", "{\"membership\":\"leave\"}", "leave",
 		  false);
 	put_state(f, room_id, "m.room.join_rules", "", "{\"join_rule\":\"public\"}", NULL, false);
 	if (name)
 		put_state(f, room_id, "m.room.name", "",
-			  mx_arena_printf(&f->a, "{\"name\":\"%s\"}", name), NULL, false);
+			  mx_arena_printf(&f->t.a, "{\"name\":\"%s\"}", name), NULL, false);
 }
 
 static void test_aliases(void **state)
@@ -126,27 +99,27 @@ static void test_aliases(void **state)
 	size_t n;
 	make_room(f, "!a:test", 1, NULL);
 	make_room(f, "!b:test", 1, NULL);
-	assert_int_equal(mx_store_alias_info(f->rc, &f->a, "#x:test", &room, &creator), MX_ENOTFOUND);
-	assert_int_equal(mx_store_alias_create(f->db, "#x:test", "!a:test", "@alice:test"), 0);
-	assert_int_equal(mx_store_alias_create(f->db, "#w:test", "!a:test", "@bob:test"), 0);
-	assert_int_equal(mx_store_alias_create(f->db, "#x:test", "!b:test", "@bob:test"),
+	assert_int_equal(mx_store_alias_info(f->t.rc, &f->t.a, "#x:test", &room, &creator), MX_ENOTFOUND);
+	assert_int_equal(mx_store_alias_create(f->t.db, "#x:test", "!a:test", "@alice:test"), 0);
+	assert_int_equal(mx_store_alias_create(f->t.db, "#w:test", "!a:test", "@bob:test"), 0);
+	assert_int_equal(mx_store_alias_create(f->t.db, "#x:test", "!b:test", "@bob:test"),
 			 MX_ECONFLICT);
-	assert_int_equal(mx_store_alias_info(f->rc, &f->a, "#x:test", &room, &creator), 0);
+	assert_int_equal(mx_store_alias_info(f->t.rc, &f->t.a, "#x:test", &room, &creator), 0);
 	assert_string_equal(room, "!a:test");
 	assert_string_equal(creator, "@alice:test");
-	assert_int_equal(mx_store_room_aliases(f->rc, &f->a, "!a:test", &aliases, &n), 0);
+	assert_int_equal(mx_store_room_aliases(f->t.rc, &f->t.a, "!a:test", &aliases, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(aliases[0], "#w:test"); /* sorted */
 	assert_string_equal(aliases[1], "#x:test");
-	assert_int_equal(mx_store_room_aliases(f->rc, &f->a, "!b:test", &aliases, &n), 0);
+	assert_int_equal(mx_store_room_aliases(f->t.rc, &f->t.a, "!b:test", &aliases, &n), 0);
 	assert_int_equal(n, 0);
 
 	/* The delete checks the mapping it was decided on. */
-	assert_int_equal(mx_store_alias_remove(f->db, "#x:test", "!b:test"), MX_ENOTFOUND);
-	assert_non_null(mx_store_alias_get(f->rc, &f->a, "#x:test"));
-	assert_int_equal(mx_store_alias_remove(f->db, "#x:test", "!a:test"), 0);
-	assert_null(mx_store_alias_get(f->rc, &f->a, "#x:test"));
-	assert_int_equal(mx_store_alias_remove(f->db, "#x:test", "!a:test"), MX_ENOTFOUND);
+	assert_int_equal(mx_store_alias_remove(f->t.db, "#x:test", "!b:test"), MX_ENOTFOUND);
+	assert_non_null(mx_store_alias_get(f->t.rc, &f->t.a, "#x:test"));
+	assert_int_equal(mx_store_alias_remove(f->t.db, "#x:test", "!a:test"), 0);
+	assert_null(mx_store_alias_get(f->t.rc, &f->t.a, "#x:test"));
+	assert_int_equal(mx_store_alias_remove(f->t.db, "#x:test", "!a:test"), MX_ENOTFOUND);
 }
 
 static void test_upgrade_moves(void **state)
@@ -157,28 +130,28 @@ static void test_upgrade_moves(void **state)
 	make_room(f, "!old:test", 1, NULL);
 	make_room(f, "!new:test", 1, NULL);
 	make_room(f, "!other:test", 1, NULL);
-	assert_int_equal(mx_store_alias_create(f->db, "#a:test", "!old:test", "@bob:test"), 0);
-	assert_int_equal(mx_store_alias_create(f->db, "#b:test", "!old:test", "@alice:test"), 0);
-	assert_int_equal(mx_store_alias_create(f->db, "#c:test", "!other:test", "@alice:test"), 0);
+	assert_int_equal(mx_store_alias_create(f->t.db, "#a:test", "!old:test", "@bob:test"), 0);
+	assert_int_equal(mx_store_alias_create(f->t.db, "#b:test", "!old:test", "@alice:test"), 0);
+	assert_int_equal(mx_store_alias_create(f->t.db, "#c:test", "!other:test", "@alice:test"), 0);
 
 	/* Not published: only the aliases move. */
-	assert_int_equal(mx_store_directory_upgrade(f->db, "!old:test", "!new:test"), 0);
-	assert_int_equal(mx_store_alias_info(f->rc, &f->a, "#a:test", &room, &creator), 0);
+	assert_int_equal(mx_store_directory_upgrade(f->t.db, "!old:test", "!new:test"), 0);
+	assert_int_equal(mx_store_alias_info(f->t.rc, &f->t.a, "#a:test", &room, &creator), 0);
 	assert_string_equal(room, "!new:test");
 	assert_string_equal(creator, "@bob:test"); /* creators kept */
-	assert_string_equal(mx_store_alias_get(f->rc, &f->a, "#b:test"), "!new:test");
-	assert_string_equal(mx_store_alias_get(f->rc, &f->a, "#c:test"), "!other:test");
-	assert_int_equal(mx_store_room_get(f->rc, &f->a, "!new:test", &r), 0);
+	assert_string_equal(mx_store_alias_get(f->t.rc, &f->t.a, "#b:test"), "!new:test");
+	assert_string_equal(mx_store_alias_get(f->t.rc, &f->t.a, "#c:test"), "!other:test");
+	assert_int_equal(mx_store_room_get(f->t.rc, &f->t.a, "!new:test", &r), 0);
 	assert_false(r.published);
 
 	/* Published: the listing moves too. */
-	assert_int_equal(mx_store_room_set_published(f->db, "!other:test", true), 0);
-	assert_int_equal(mx_store_directory_upgrade(f->db, "!other:test", "!new:test"), 0);
-	assert_int_equal(mx_store_room_get(f->rc, &f->a, "!new:test", &r), 0);
+	assert_int_equal(mx_store_room_set_published(f->t.db, "!other:test", true), 0);
+	assert_int_equal(mx_store_directory_upgrade(f->t.db, "!other:test", "!new:test"), 0);
+	assert_int_equal(mx_store_room_get(f->t.rc, &f->t.a, "!new:test", &r), 0);
 	assert_true(r.published);
-	assert_int_equal(mx_store_room_get(f->rc, &f->a, "!other:test", &r), 0);
+	assert_int_equal(mx_store_room_get(f->t.rc, &f->t.a, "!other:test", &r), 0);
 	assert_false(r.published);
-	assert_string_equal(mx_store_alias_get(f->rc, &f->a, "#c:test"), "!new:test");
+	assert_string_equal(mx_store_alias_get(f->t.rc, &f->t.a, "#c:test"), "!new:test");
 }
 
 static void test_public_rooms(void **state)
@@ -190,11 +163,11 @@ static void test_public_rooms(void **state)
 	make_room(f, "!r1:test", 3, "One");
 	make_room(f, "!r2:test", 1, NULL);
 	make_room(f, "!r3:test", 2, "Three");
-	assert_int_equal(mx_store_public_rooms(f->rc, &f->a, 100, &v, &n, &truncated), 0);
+	assert_int_equal(mx_store_public_rooms(f->t.rc, &f->t.a, 100, &v, &n, &truncated), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(mx_store_room_set_published(f->db, "!r1:test", true), 0);
-	assert_int_equal(mx_store_room_set_published(f->db, "!r3:test", true), 0);
-	assert_int_equal(mx_store_public_rooms(f->rc, &f->a, 100, &v, &n, &truncated), 0);
+	assert_int_equal(mx_store_room_set_published(f->t.db, "!r1:test", true), 0);
+	assert_int_equal(mx_store_room_set_published(f->t.db, "!r3:test", true), 0);
+	assert_int_equal(mx_store_public_rooms(f->t.rc, &f->t.a, 100, &v, &n, &truncated), 0);
 	assert_int_equal(n, 2);
 	assert_false(truncated);
 	assert_string_equal(v[0].room_id, "!r1:test");
@@ -210,11 +183,11 @@ static void test_public_rooms(void **state)
 
 	/* The newest state wins. */
 	put_state(f, "!r3:test", "m.room.name", "", "{\"name\":\"Renamed\"}", NULL, false);
-	assert_int_equal(mx_store_public_rooms(f->rc, &f->a, 100, &v, &n, &truncated), 0);
+	assert_int_equal(mx_store_public_rooms(f->t.rc, &f->t.a, 100, &v, &n, &truncated), 0);
 	assert_non_null(strstr(v[1].name, "\"Renamed\""));
 
 	/* The cap. */
-	assert_int_equal(mx_store_public_rooms(f->rc, &f->a, 1, &v, &n, &truncated), 0);
+	assert_int_equal(mx_store_public_rooms(f->t.rc, &f->t.a, 1, &v, &n, &truncated), 0);
 	assert_int_equal(n, 1);
 	assert_true(truncated);
 	assert_string_equal(v[0].room_id, "!r1:test");
@@ -224,14 +197,14 @@ static void test_reports(void **state)
 {
 	struct fixture *f = *state;
 	make_room(f, "!r:test", 1, NULL);
-	assert_int_equal(mx_store_report_event(f->db, "!r:test", "$ev1", "@bob:test", "rude", true,
+	assert_int_equal(mx_store_report_event(f->t.db, "!r:test", "$ev1", "@bob:test", "rude", true,
 					       -100),
 			 0);
-	assert_int_equal(mx_store_report_event(f->db, "!r:test", NULL, "@bob:test", NULL, false, 0),
+	assert_int_equal(mx_store_report_event(f->t.db, "!r:test", NULL, "@bob:test", NULL, false, 0),
 			 0);
-	assert_int_equal(mx_store_report_user(f->db, "@alice:test", "@bob:test", ""), 0);
+	assert_int_equal(mx_store_report_user(f->t.db, "@alice:test", "@bob:test", ""), 0);
 	struct mx_db_stmt *st;
-	assert_int_equal(mx_db_query(f->rc, &st,
+	assert_int_equal(mx_db_query(f->t.rc, &st,
 				     "SELECT COUNT(*), SUM(score IS NULL), SUM(event_id IS NULL),"
 				     " MIN(score) FROM event_reports",
 				     ""),
@@ -241,7 +214,7 @@ static void test_reports(void **state)
 	assert_int_equal(mx_db_col_int64(st, 2), 1);
 	assert_int_equal(mx_db_col_int64(st, 3), -100);
 	mx_db_done(st);
-	assert_int_equal(mx_db_query(f->rc, &st,
+	assert_int_equal(mx_db_query(f->t.rc, &st,
 				     "SELECT target_user_id, user_id, reason FROM user_reports", ""),
 			 MX_DB_ROW);
 	assert_string_equal(mx_db_col_text(st, 0), "@alice:test");

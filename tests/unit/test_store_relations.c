@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testdb.h"
 #include <dirent.h>
 
 #include "core/arena.h"
@@ -27,11 +29,7 @@
 #include "store/rooms.h"
 
 struct fixture {
-	char dir[64];
-	char path[128];
-	struct mx_db *db;
-	struct mx_db_conn *rc;
-	struct mx_arena a;
+	struct mx_test_db t;
 	int64_t ts;
 	const char *rooms[8]; /* rooms whose row exists */
 	int n_rooms;
@@ -40,18 +38,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = mx_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/myelin-test-relations-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (mx_test_db_open(&f->t, "relations"))
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/test.sqlite", f->dir);
-	char err[256] = "";
-	if (mx_db_open_sqlite(&f->db, f->path, err, sizeof(err))) {
-		fprintf(stderr, "open: %s\n", err);
-		return -1;
-	}
-	if (mx_db_conn_open(f->db, &f->rc))
-		return -1;
-	mx_arena_init(&f->a);
 	f->ts = 1000;
 	*state = f;
 	return 0;
@@ -60,22 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	mx_arena_release(&f->a);
-	mx_db_conn_close(f->rc);
-	mx_db_close(f->db);
-	DIR *d = opendir(f->dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			char p[512];
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	mx_test_db_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -96,7 +69,7 @@ static int64_t put(struct fixture *f, const char *room, const char *id, const ch
 	};
 	if (!exists && f->n_rooms < 8)
 		f->rooms[f->n_rooms++] = room;
-	assert_int_equal(mx_store_events_persist(f->db, &e, 1), 0);
+	assert_int_equal(mx_store_events_persist(f->t.db, &e, 1), 0);
 	return e.nid;
 }
 
@@ -156,7 +129,7 @@ static void test_summary(void **state)
 
 	struct mx_store_rel_group *g;
 	size_t n;
-	assert_int_equal(mx_store_relations_summary(f->rc, &f->a, R, "$root", &g, &n), 0);
+	assert_int_equal(mx_store_relations_summary(f->t.rc, &f->t.a, R, "$root", &g, &n), 0);
 	assert_int_equal(n, 5); /* replace a, replace b, thread b, thread c, reference c */
 	assert_non_null(group(g, n, "m.replace", "@a:x"));
 	assert_non_null(group(g, n, "m.replace", "@b:x"));
@@ -170,9 +143,9 @@ static void test_summary(void **state)
 	assert_null(group(g, n, "m.thread", "@d:x"));      /* redacted */
 
 	/* No children: no rows. */
-	assert_int_equal(mx_store_relations_summary(f->rc, &f->a, R, "$t1", &g, &n), 0);
+	assert_int_equal(mx_store_relations_summary(f->t.rc, &f->t.a, R, "$t1", &g, &n), 0);
 	assert_int_equal(n, 0);
-	assert_string_equal(mx_store_relations_event_id(f->rc, &f->a, t2), "$t2");
+	assert_string_equal(mx_store_relations_event_id(f->t.rc, &f->t.a, t2), "$t2");
 }
 
 /* SPEC: client-server-api#server-side-aggregation-of-mreplace-relationships */
@@ -189,7 +162,7 @@ static void test_edits(void **state)
 	put(f, R, "$other-sender", "m.room.message", "@b:x", "m.replace", "$orig", NULL);
 	put(f, R, "$other-type", "m.sticker", "@a:x", "m.replace", "$orig", NULL);
 	struct ids s = {0};
-	assert_int_equal(mx_store_relations_edits(f->rc, &f->a, R, "$orig", "@a:x",
+	assert_int_equal(mx_store_relations_edits(f->t.rc, &f->t.a, R, "$orig", "@a:x",
 						  "m.room.message", collect_cb, &s),
 			 3);
 	expect_ids(&s, (const char *const[]){"$c", "$b", "$old"}, 3);
@@ -217,19 +190,19 @@ static void test_list(void **state)
 
 	struct ids s = {0};
 	struct mx_store_rel_query q = query(R, "$p", true);
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 4);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 4);
 	expect_ids(&s, (const char *const[]){"$4", "$3", "$2", "$1"}, 4);
 
 	s.n = 0;
 	q = query(R, "$p", false);
 	q.rel_type = "m.thread";
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 3);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 3);
 	expect_ids(&s, (const char *const[]){"$1", "$3", "$4"}, 3);
 
 	/* The event type matches the outer type (m.room.encrypted in encrypted rooms). */
 	s.n = 0;
 	q.type = "m.room.encrypted";
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 1);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 1);
 	expect_ids(&s, (const char *const[]){"$4"}, 1);
 
 	/* Bounds: backwards to < nid <= from; forwards from < nid <= to. */
@@ -237,14 +210,14 @@ static void test_list(void **state)
 	q = query(R, "$p", true);
 	q.from = n3;
 	q.to = n1;
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 2);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 2);
 	expect_ids(&s, (const char *const[]){"$3", "$2"}, 2);
 	s.n = 0;
 	q = query(R, "$p", false);
 	q.from = n1;
 	q.to = n3;
 	q.limit = 1;
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 1);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 1);
 	expect_ids(&s, (const char *const[]){"$2"}, 1);
 }
 
@@ -262,11 +235,11 @@ static void test_recurse(void **state)
 	struct ids s = {0};
 	struct mx_store_rel_query q = query(R, "$a", true);
 	q.depth = MX_RELATIONS_MAX_DEPTH;
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 3);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 3);
 	expect_ids(&s, (const char *const[]){"$d", "$c", "$b"}, 3);
 	s.n = 0;
 	q.rel_type = "m.reference";
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 2);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 2);
 	expect_ids(&s, (const char *const[]){"$d", "$b"}, 2);
 
 	/* A cycle (free-form ids in v1/v2 rooms): $x -> $y -> $x. */
@@ -275,7 +248,7 @@ static void test_recurse(void **state)
 	s.n = 0;
 	q = query(R, "$x", false);
 	q.depth = MX_RELATIONS_MAX_DEPTH;
-	assert_int_equal(mx_store_relations_list(f->rc, &f->a, &q, collect_cb, &s), 1);
+	assert_int_equal(mx_store_relations_list(f->t.rc, &f->t.a, &q, collect_cb, &s), 1);
 	expect_ids(&s, (const char *const[]){"$y"}, 1);
 }
 
@@ -293,38 +266,38 @@ static void test_threads(void **state)
 	put(f, R, "$orphan", "m.room.message", "@c:x", "m.thread", "$missing", NULL);
 
 	struct ids s = {0};
-	assert_int_equal(mx_store_threads_list(f->rc, &f->a, R, NULL, INT64_MAX, 10,
+	assert_int_equal(mx_store_threads_list(f->t.rc, &f->t.a, R, NULL, INT64_MAX, 10,
 					       collect_thread_cb, &s),
 			 2);
 	expect_ids(&s, (const char *const[]){"$t1", "$t2"}, 2);
 	s.n = 0;
-	assert_int_equal(mx_store_threads_list(f->rc, &f->a, R, NULL, t2r, 10, collect_thread_cb, &s), 1);
+	assert_int_equal(mx_store_threads_list(f->t.rc, &f->t.a, R, NULL, t2r, 10, collect_thread_cb, &s), 1);
 	expect_ids(&s, (const char *const[]){"$t2"}, 1);
 
 	/* Participation: the root's sender or a replier. */
 	s.n = 0;
-	mx_store_threads_list(f->rc, &f->a, R, "@a:x", INT64_MAX, 10, collect_thread_cb, &s);
+	mx_store_threads_list(f->t.rc, &f->t.a, R, "@a:x", INT64_MAX, 10, collect_thread_cb, &s);
 	expect_ids(&s, (const char *const[]){"$t1"}, 1);
 	s.n = 0;
-	mx_store_threads_list(f->rc, &f->a, R, "@b:x", INT64_MAX, 10, collect_thread_cb, &s);
+	mx_store_threads_list(f->t.rc, &f->t.a, R, "@b:x", INT64_MAX, 10, collect_thread_cb, &s);
 	expect_ids(&s, (const char *const[]){"$t1", "$t2"}, 2);
 	s.n = 0;
-	mx_store_threads_list(f->rc, &f->a, R, "@z:x", INT64_MAX, 10, collect_thread_cb, &s);
+	mx_store_threads_list(f->t.rc, &f->t.a, R, "@z:x", INT64_MAX, 10, collect_thread_cb, &s);
 	assert_int_equal(s.n, 0);
 
 	/* Redacting t1's latest reply moves t1 back behind t2. */
 	put(f, R, "$red1", "m.room.redaction", "@c:x", NULL, NULL, "$t1r2");
 	s.n = 0;
-	mx_store_threads_list(f->rc, &f->a, R, NULL, INT64_MAX, 10, collect_thread_cb, &s);
+	mx_store_threads_list(f->t.rc, &f->t.a, R, NULL, INT64_MAX, 10, collect_thread_cb, &s);
 	expect_ids(&s, (const char *const[]){"$t2", "$t1"}, 2);
 	/* ... and c no longer participates. */
 	s.n = 0;
-	mx_store_threads_list(f->rc, &f->a, R, "@c:x", INT64_MAX, 10, collect_thread_cb, &s);
+	mx_store_threads_list(f->t.rc, &f->t.a, R, "@c:x", INT64_MAX, 10, collect_thread_cb, &s);
 	assert_int_equal(s.n, 0);
 	/* Redacting t2's only reply removes the thread. */
 	put(f, R, "$red2", "m.room.redaction", "@b:x", NULL, NULL, "$t2r");
 	s.n = 0;
-	mx_store_threads_list(f->rc, &f->a, R, NULL, INT64_MAX, 10, collect_thread_cb, &s);
+	mx_store_threads_list(f->t.rc, &f->t.a, R, NULL, INT64_MAX, 10, collect_thread_cb, &s);
 	expect_ids(&s, (const char *const[]){"$t1"}, 1);
 }
 
@@ -338,12 +311,12 @@ static void test_of_type(void **state)
 	put(f, R, "$r2", "m.reaction", "@c:x", "m.annotation", "$p", NULL);
 	put(f, R, "$v1", "org.example.vote", "@b:x", "m.annotation", "$p", NULL);
 	struct ids s = {0};
-	assert_int_equal(mx_store_relations_of_type(f->rc, &f->a, R, "$p", "m.annotation", "m.reaction",
+	assert_int_equal(mx_store_relations_of_type(f->t.rc, &f->t.a, R, "$p", "m.annotation", "m.reaction",
 						    "@b:x", 10, collect_cb, &s),
 			 1);
 	expect_ids(&s, (const char *const[]){"$r1"}, 1);
 	s.n = 0;
-	assert_int_equal(mx_store_relations_of_type(f->rc, &f->a, R, "$p", "m.annotation", NULL, NULL,
+	assert_int_equal(mx_store_relations_of_type(f->t.rc, &f->t.a, R, "$p", "m.annotation", NULL, NULL,
 						    10, collect_cb, &s),
 			 3);
 }

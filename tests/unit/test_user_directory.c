@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testdb.h"
 #include <dirent.h>
 
 #include "core/arena.h"
@@ -130,28 +132,14 @@ static void test_fold_invalid_and_long(void **state)
 /* ---- searches ---- */
 
 struct fixture {
-	char dir[64];
-	char path[128];
-	struct mx_db *db;
-	struct mx_db_conn *rc;
-	struct mx_arena a;
+	struct mx_test_db t;
 };
 
 static int setup(void **state)
 {
 	struct fixture *f = mx_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/myelin-test-userdir-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (mx_test_db_open(&f->t, "userdir"))
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/test.sqlite", f->dir);
-	char err[256] = "";
-	if (mx_db_open_sqlite(&f->db, f->path, err, sizeof(err))) {
-		fprintf(stderr, "open: %s\n", err);
-		return -1;
-	}
-	if (mx_db_conn_open(f->db, &f->rc))
-		return -1;
-	mx_arena_init(&f->a);
 	*state = f;
 	return 0;
 }
@@ -159,22 +147,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	mx_arena_release(&f->a);
-	mx_db_conn_close(f->rc);
-	mx_db_close(f->db);
-	DIR *d = opendir(f->dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			char p[512];
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	mx_test_db_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -187,7 +160,7 @@ static int exec_job(struct mx_db_conn *c, void *arg)
 /* Run a script of SQL on the writer (the test builds its world as rows). */
 static void sql(struct fixture *f, const char *script)
 {
-	assert_int_equal(mx_db_write(f->db, exec_job, (void *)script), 0);
+	assert_int_equal(mx_db_write(f->t.db, exec_job, (void *)script), 0);
 }
 
 static void add_user(struct fixture *f, const char *localpart, const char *displayname,
@@ -247,7 +220,7 @@ struct result {
 static struct result search(struct fixture *f, const char *searcher, const char *term, int limit)
 {
 	struct result r;
-	assert_int_equal(mx_store_user_directory_search(f->rc, &f->a, searcher, term, strlen(term),
+	assert_int_equal(mx_store_user_directory_search(f->t.rc, &f->t.a, searcher, term, strlen(term),
 							 limit, &r.hits, &r.n, &r.limited),
 			 0);
 	return r;
@@ -300,7 +273,7 @@ static void build_world(struct fixture *f)
 	     "{\"membership\":\"join\",\"displayname\":\"François Ærø\","
 	     "\"avatar_url\":\"mxc://remote.test/abc\"}");
 	join(f, "!other:example.org", MALLORY, NULL);
-	assert_int_equal(mx_store_user_directory_populate(f->db), 0);
+	assert_int_equal(mx_store_user_directory_populate(f->t.db), 0);
 }
 
 static void test_search_visibility(void **state)
@@ -354,7 +327,7 @@ static void test_search_visibility(void **state)
 	size_t n;
 	bool limited;
 	struct mx_store_user_directory_hit *hits;
-	assert_int_equal(mx_store_user_directory_search(f->rc, &f->a, ALICE, "\xff", 1, 10, &hits,
+	assert_int_equal(mx_store_user_directory_search(f->t.rc, &f->t.a, ALICE, "\xff", 1, 10, &hits,
 							 &n, &limited),
 			 MX_EINVALID);
 }
@@ -374,17 +347,17 @@ static void test_search_public_changes(void **state)
 	/* History visibility world_readable, then back to shared. */
 	add_state(f, "!other:example.org", "m.room.history_visibility", "", NULL,
 		  "{\"history_visibility\":\"world_readable\"}");
-	assert_int_equal(mx_store_user_directory_refresh_room(f->db, "!other:example.org"), 0);
+	assert_int_equal(mx_store_user_directory_refresh_room(f->t.db, "!other:example.org"), 0);
 	assert_true(found(search(f, ALICE, "mallory", 10), MALLORY));
 	add_state(f, "!other:example.org", "m.room.history_visibility", "", NULL,
 		  "{\"history_visibility\":\"shared\"}");
-	assert_int_equal(mx_store_user_directory_refresh_room(f->db, "!other:example.org"), 0);
+	assert_int_equal(mx_store_user_directory_refresh_room(f->t.db, "!other:example.org"), 0);
 	assert_int_equal(search(f, ALICE, "mallory", 10).n, 0);
 
 	/* The public room turns invite-only: eve is no longer found by mallory. */
 	add_state(f, "!public:example.org", "m.room.join_rules", "", NULL,
 		  "{\"join_rule\":\"invite\"}");
-	assert_int_equal(mx_store_user_directory_refresh_room(f->db, "!public:example.org"), 0);
+	assert_int_equal(mx_store_user_directory_refresh_room(f->t.db, "!public:example.org"), 0);
 	assert_int_equal(search(f, MALLORY, "eve", 10).n, 0);
 
 	/* Leaving the shared room: bob no longer finds alice. */
@@ -401,7 +374,7 @@ static void test_search_profile_changes(void **state)
 	       " WHERE user_id = '@alice:example.org'");
 	/* Not refreshed yet: the old name still matches. */
 	assert_true(found(search(f, BOB, "jose", 10), ALICE));
-	assert_int_equal(mx_store_user_directory_refresh_user(f->db, ALICE, NULL), 0);
+	assert_int_equal(mx_store_user_directory_refresh_user(f->t.db, ALICE, NULL), 0);
 	assert_int_equal(search(f, BOB, "jose", 10).n, 0);
 	struct result r = search(f, BOB, "zoe angstrom", 10);
 	assert_int_equal(r.n, 1);
@@ -410,7 +383,7 @@ static void test_search_profile_changes(void **state)
 
 	/* No display name: found by localpart only, no display_name returned. */
 	sql(f, "UPDATE users SET displayname = NULL WHERE user_id = '@alice:example.org'");
-	assert_int_equal(mx_store_user_directory_refresh_user(f->db, ALICE, NULL), 0);
+	assert_int_equal(mx_store_user_directory_refresh_user(f->t.db, ALICE, NULL), 0);
 	assert_int_equal(search(f, BOB, "zoe", 10).n, 0);
 	r = search(f, BOB, "alice", 10);
 	assert_int_equal(r.n, 1);
@@ -418,15 +391,15 @@ static void test_search_profile_changes(void **state)
 
 	/* Deactivation removes the entry. */
 	sql(f, "UPDATE users SET deactivated = 1 WHERE user_id = '@alice:example.org'");
-	assert_int_equal(mx_store_user_directory_refresh_user(f->db, ALICE, NULL), 0);
+	assert_int_equal(mx_store_user_directory_refresh_user(f->t.db, ALICE, NULL), 0);
 	assert_int_equal(search(f, BOB, "alice", 10).n, 0);
 
 	/* A remote user's newer join event renames them. */
 	join(f, "!fed:example.org", FRANK, "{\"membership\":\"join\",\"displayname\":\"Frankie\"}");
-	assert_int_equal(mx_store_user_directory_refresh_user(f->db, FRANK, "!fed:example.org"), 0);
+	assert_int_equal(mx_store_user_directory_refresh_user(f->t.db, FRANK, "!fed:example.org"), 0);
 	add_user(f, "alice2", NULL, false);
 	join(f, "!fed:example.org", "@alice2:example.org", NULL);
-	assert_int_equal(mx_store_user_directory_refresh_user(f->db, "@alice2:example.org",
+	assert_int_equal(mx_store_user_directory_refresh_user(f->t.db, "@alice2:example.org",
 							      "!fed:example.org"),
 			 0);
 	r = search(f, "@alice2:example.org", "frankie", 10);
@@ -454,7 +427,7 @@ static void test_search_rank_and_limit(void **state)
 	join(f, "!big:example.org", "@sam:example.org", NULL);
 	add_user(f, "samantha", "Other", false);
 	join(f, "!big:example.org", "@samantha:example.org", NULL);
-	assert_int_equal(mx_store_user_directory_populate(f->db), 0);
+	assert_int_equal(mx_store_user_directory_populate(f->t.db), 0);
 
 	/* Default limit 10: 14 matches, limited. Exact localpart first, then
 	 * the localpart prefix, then the display names. */

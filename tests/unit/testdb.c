@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The temporary-database fixture shared by the store tests. */
+#include "testdb.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int mx_test_db_open(struct mx_test_db *t, const char *name)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->dir, sizeof(t->dir), "/tmp/myelin-test-%s-XXXXXX", name);
+	if (!mkdtemp(t->dir))
+		return -1;
+	snprintf(t->path, sizeof(t->path), "%s/test.sqlite", t->dir);
+	char err[256] = "";
+	if (mx_db_open_sqlite(&t->db, t->path, err, sizeof(err))) {
+		fprintf(stderr, "open %s: %s\n", t->path, err);
+		return -1;
+	}
+	if (mx_db_conn_open(t->db, &t->rc))
+		return -1;
+	mx_arena_init(&t->a);
+	return 0;
+}
+
+void mx_test_db_close(struct mx_test_db *t)
+{
+	mx_arena_release(&t->a);
+	mx_db_conn_close(t->rc);
+	mx_db_close(t->db);
+	DIR *d = opendir(t->dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char p[512];
+			snprintf(p, sizeof(p), "%s/%s", t->dir, e->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(t->dir);
+}

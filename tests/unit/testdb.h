@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared fixture for store tests: a fresh SQLite database with every
+ * migration applied, in its own temporary directory, with a read
+ * connection and an arena.
+ */
+#ifndef MX_TEST_TESTDB_H
+#define MX_TEST_TESTDB_H
+
+#include "core/arena.h"
+#include "db/db.h"
+
+struct mx_test_db {
+	char dir[64];
+	char path[128];
+	struct mx_db *db;
+	struct mx_db_conn *rc;
+	struct mx_arena a;
+};
+
+/* Open; name goes into the directory name. 0 or -1 (with a message). */
+int mx_test_db_open(struct mx_test_db *t, const char *name);
+/* Close everything and remove the directory. */
+void mx_test_db_close(struct mx_test_db *t);
+
+#endif
