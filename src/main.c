@@ -72,6 +72,11 @@ static struct mx_router *mx_build_router(void)
 	mx_router_add(r, mx_report_routes, mx_report_routes_count);
 	mx_router_add(r, mx_upgrade_routes, mx_upgrade_routes_count);
 	mx_router_add(r, mx_pushrules_routes, mx_pushrules_routes_count);
+	mx_router_add(r, mx_media_routes, mx_media_routes_count);
+	mx_router_add(r, mx_keys_routes, mx_keys_routes_count);
+	mx_router_add(r, mx_to_device_routes, mx_to_device_routes_count);
+	mx_router_add(r, mx_key_backup_routes, mx_key_backup_routes_count);
+	mx_router_add(r, mx_cross_signing_routes, mx_cross_signing_routes_count);
 	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
 	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
 	return r;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/keys.h"
 #include "client/routes.h"
 #include "client/uia.h"
 #include "client/util.h"
@@ -146,11 +147,12 @@ static int mx_device_delete(struct mx_req *req)
 	int rc = mx_devices_uia(req, mx_arena_printf(&req->arena, "delete_device:%s", id), &uia);
 	if (rc)
 		return rc;
-	/* Later modules hook in here: device keys, to-device queues, device list updates. */
+	/* The store deletes the device's keys and inbox in the same write. */
 	if (mx_device_id_ok(id)) {
 		rc = mx_store_devices_delete(req->srv->db, req->auth.user_id, &id, 1);
 		if (rc)
 			return mx_req_fail(req, rc, NULL);
+		mx_client_keys_devices_gone(req, req->auth.user_id);
 	}
 	mx_uia_finish(req, &uia);
 	return mx_req_reply_empty(req);
@@ -193,6 +195,8 @@ static int mx_devices_delete_many(struct mx_req *req)
 	rc = mx_store_devices_delete(req->srv->db, req->auth.user_id, ids, k);
 	if (rc)
 		return mx_req_fail(req, rc, NULL);
+	if (k)
+		mx_client_keys_devices_gone(req, req->auth.user_id);
 	mx_uia_finish(req, &uia);
 	return mx_req_reply_empty(req);
 }

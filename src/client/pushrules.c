@@ -254,7 +254,7 @@ static int mx_notifications_get(struct mx_req *req)
 			limit = MX_NOTIFICATIONS_MAX_LIMIT;
 	}
 	/* The rows of events sent just now may still be queued. */
-	mx_push_wait_user(req->srv->push, req->auth.user_id);
+	mx_push_flush_user(req->srv->push, req->auth.user_id, NULL);
 	struct mx_store_push_notif *rows;
 	size_t n;
 	int rc = mx_store_push_notifications(req->w->rconn, &req->arena, req->auth.user_id, before,

@@ -911,8 +911,52 @@ static void set_defaults(struct mx_config *cfg)
 	cfg->rc_message = (struct mx_config_ratelimit){0.2, 10};
 	cfg->max_upload_size = 50LL << 20;
 	cfg->max_request_body_size = 1LL << 20;
+	cfg->max_image_pixels = 32LL << 20;
+	cfg->max_pending_media_uploads = 5;
+	cfg->unused_expiration_time_ms = 24LL * 3600 * 1000;
+	/* SPEC: client-server-api#thumbnails: the sizes servers SHOULD produce. */
+	static const struct mx_config_thumbnail thumbs[] = {
+		{32, 32, true}, {96, 96, true}, {320, 240, false}, {640, 480, false},
+		{800, 600, false}};
+	memcpy(cfg->thumbnail_sizes, thumbs, sizeof(thumbs));
+	cfg->n_thumbnail_sizes = MX_ARRAY_LEN(thumbs);
 	cfg->http_threads = 0;
 	cfg->max_connections = 10000;
+}
+
+/* thumbnail_sizes: [{width, height, method: crop|scale}], as Synapse. */
+static int parse_thumbnail_sizes(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
+{
+	yaml_node_t *seq;
+	int rc = get_seq(c, root, "", "thumbnail_sizes", &seq);
+	if (rc || !seq)
+		return rc;
+	if (seq_len(seq) > MX_CONFIG_MAX_THUMBNAIL_SIZES)
+		return cfg_fail(c, seq, "thumbnail_sizes", "at most 16 sizes");
+	cfg->n_thumbnail_sizes = 0;
+	for (size_t i = 0; i < seq_len(seq); i++) {
+		yaml_node_t *e = seq_at(c, seq, i);
+		char base[CFG_PATH_MAX];
+		snprintf(base, sizeof(base), "thumbnail_sizes[%zu]", i);
+		if (!e || e->type != YAML_MAPPING_NODE)
+			return cfg_fail(c, e ? e : seq, base, "expected a mapping");
+		struct mx_config_thumbnail *t = &cfg->thumbnail_sizes[i];
+		char *method = NULL;
+		t->width = t->height = 0;
+		if ((rc = get_int(c, e, base, "width", 1, 10000, &t->width)) ||
+		    (rc = get_int(c, e, base, "height", 1, 10000, &t->height)) ||
+		    (rc = get_str(c, e, base, "method", &method)))
+			return rc;
+		t->crop = method && !strcmp(method, "crop");
+		bool ok = !method || t->crop || !strcmp(method, "scale");
+		free(method);
+		if (!ok)
+			return cfg_fail(c, e, base, "method: expected crop or scale");
+		if (!t->width || !t->height)
+			return cfg_fail(c, e, base, "width and height are required");
+		cfg->n_thumbnail_sizes++;
+	}
+	return 0;
 }
 
 static int parse_password_config(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
@@ -1034,6 +1078,12 @@ static int parse_root(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 	    (rc = get_str(c, root, "", "media_store_path", &cfg->media_store_path)) ||
 	    (rc = get_size(c, root, "", "max_upload_size", &cfg->max_upload_size)) ||
 	    (rc = get_size(c, root, "", "max_request_body_size", &cfg->max_request_body_size)) ||
+	    (rc = get_size(c, root, "", "max_image_pixels", &cfg->max_image_pixels)) ||
+	    (rc = get_int(c, root, "", "max_pending_media_uploads", 1, 1000000,
+			  &cfg->max_pending_media_uploads)) ||
+	    (rc = get_duration(c, root, "", "unused_expiration_time",
+			       &cfg->unused_expiration_time_ms)) ||
+	    (rc = parse_thumbnail_sizes(c, cfg, root)) ||
 	    (rc = get_int(c, root, "", "http_threads", 0, 1024, &cfg->http_threads)) ||
 	    (rc = get_int(c, root, "", "max_connections", 1, 1000000, &cfg->max_connections)) ||
 	    (rc = get_str(c, root, "", "log_level", &cfg->log_level)))

@@ -32,6 +32,8 @@ struct mx_config_ratelimit {
 	double burst_count;
 };
 
+#define MX_CONFIG_MAX_THUMBNAIL_SIZES 16
+
 struct mx_config {
 	char *config_path;            /* the file read */
 	char *config_dir;             /* its directory: relative paths resolve here */
@@ -74,6 +76,14 @@ struct mx_config {
 	char *media_store_path;       /* media_store_path */
 	int64_t max_upload_size;      /* max_upload_size in bytes (default 50M) */
 	int64_t max_request_body_size;/* myelin: JSON request body limit (default 1M) */
+	int64_t max_image_pixels;     /* max_image_pixels: no thumbnails above (default 32M) */
+	int max_pending_media_uploads;/* max_pending_media_uploads per user (default 5) */
+	int64_t unused_expiration_time_ms; /* unused_expiration_time: async upload window (24h) */
+	struct mx_config_thumbnail {  /* thumbnail_sizes: pre-generated at upload */
+		int width, height;
+		bool crop;                /* method: crop (else scale) */
+	} thumbnail_sizes[MX_CONFIG_MAX_THUMBNAIL_SIZES];
+	size_t n_thumbnail_sizes;
 
 	int http_threads;             /* myelin: HTTP threads, 0 = one per core */
 	int max_connections;          /* myelin: concurrent connection limit */

@@ -28,7 +28,7 @@ struct mx_auth {
 	bool is_admin;
 };
 
-#define MX_REQ_MAX_HEADERS 4
+#define MX_REQ_MAX_HEADERS 8
 
 struct mx_req {
 	struct mx_arena arena;
@@ -66,6 +66,27 @@ struct mx_req {
 	void *handler_state;                /* a handler's own, kept across a park (arena) */
 	json_t *ignored_users;              /* mx_ignored's cache (arena); NULL: not loaded */
 	int64_t start_us;
+
+	/*
+	 * MX_ROUTE_STREAM routes: the handler is called once per body chunk
+	 * with stream_chunk/stream_len set (stream_total counts the bytes so
+	 * far, this chunk included); it returns 0 to go on, or replies / returns
+	 * a negative MX_E* and the rest of the body is dropped. The final call,
+	 * as for any route, has stream_chunk NULL. on_close, if set, runs when
+	 * the request ends whatever the outcome (abort included): the place to
+	 * remove a partial temporary file.
+	 */
+	const char *stream_chunk;
+	size_t stream_len;
+	uint64_t stream_total;
+	bool stream_authed;                 /* auth and rate limit ran before the body */
+	void (*on_close)(struct mx_req *req);
+
+	/* A reply from a file (mx_req_reply_fd): owned until handed to MHD. */
+	int resp_fd;
+	bool resp_from_fd;
+	uint64_t resp_fd_size;
+	bool queued;                        /* the response was handed to MHD */
 };
 
 /* Decoded path parameter i (0-based), or "" if absent. Lives in the arena. */
@@ -82,6 +103,12 @@ int mx_req_reply_empty(struct mx_req *req);
 /* Reply with raw bytes of a content type (copied). */
 int mx_req_reply_raw(struct mx_req *req, int status, const char *type, const void *p,
 		     size_t n);
+/*
+ * Reply with the first size bytes of the open file fd. Ownership of fd
+ * passes to the request: it is closed once sent, or when the request ends.
+ * The file is streamed by libmicrohttpd, never copied into memory.
+ */
+int mx_req_reply_fd(struct mx_req *req, int status, const char *type, int fd, uint64_t size);
 /* Add a response header (strings must live as long as the request). */
 void mx_req_add_header(struct mx_req *req, const char *name, const char *value);
 /*

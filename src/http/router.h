@@ -30,6 +30,12 @@ enum mx_route_flags {
 	MX_ROUTE_RAW = 1 << 4,           /* the body is passed through unparsed */
 	MX_ROUTE_ALLOW_DEACTIVATED = 1 << 5,
 	MX_ROUTE_EMPTY_BODY = 1 << 6,    /* with JSON: an empty body reads as {} */
+	/*
+	 * The body is streamed to the handler instead of buffered (media
+	 * uploads): see the stream_* fields of struct mx_req. The limit is
+	 * max_upload_size; auth and rate limits run before the first chunk.
+	 */
+	MX_ROUTE_STREAM = 1 << 7,
 };
 
 enum mx_ratelimit_class {

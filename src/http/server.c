@@ -169,6 +169,19 @@ int mx_req_reply_raw(struct mx_req *req, int status, const char *type, const voi
 	return 0;
 }
 
+int mx_req_reply_fd(struct mx_req *req, int status, const char *type, int fd, uint64_t size)
+{
+	if (req->replied)
+		MX_BUG("second reply to one request");
+	req->resp_fd = fd;
+	req->resp_from_fd = true;
+	req->resp_fd_size = size;
+	req->resp_type = type;
+	req->status = status;
+	req->replied = true;
+	return 0;
+}
+
 int mx_req_reply_json(struct mx_req *req, int status, json_t *v)
 {
 	if (req->replied)
@@ -264,6 +277,8 @@ static const char *mx_http_client_ip(struct mx_req *req, const struct mx_listene
 
 static size_t mx_http_body_limit(const struct mx_req *req)
 {
+	if (req->route && (req->route->flags & MX_ROUTE_STREAM))
+		return (size_t)req->srv->cfg->max_upload_size;
 	if (req->route && req->route->body_limit)
 		return req->route->body_limit;
 	return (size_t)req->srv->cfg->max_request_body_size;
@@ -332,12 +347,14 @@ static void mx_http_authenticate_and_run(struct mx_req *req)
 	struct mx_server *srv = req->srv;
 	req->w = mx_http_worker(srv);
 	const struct mx_route *r = req->route;
-	int rc = mx_http_auth(req);
-	if (rc)
-		return;
-	rc = mx_http_ratelimit(req);
-	if (rc)
-		return;
+	if (!req->stream_authed) {
+		int rc = mx_http_auth(req);
+		if (rc)
+			return;
+		rc = mx_http_ratelimit(req);
+		if (rc)
+			return;
+	}
 	if (r->flags & MX_ROUTE_JSON) {
 		/* An empty body is {} only where the spec makes the body optional. */
 		if (req->body.len == 0 && !(r->flags & MX_ROUTE_EMPTY_BODY) &&
@@ -370,9 +387,19 @@ static enum MHD_Result mx_http_send(struct mx_req *req)
 {
 	if (!req->replied)
 		mx_req_fail(req, MX_EUNKNOWN, NULL);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
-	req->resp = NULL; /* now owned by MHD */
+	struct MHD_Response *resp;
+	if (req->resp_from_fd) {
+		/* MHD owns and closes the fd from here, even on failure. */
+		resp = MHD_create_response_from_fd64(req->resp_fd_size, req->resp_fd);
+		req->resp_from_fd = false;
+		if (!resp)
+			MX_BUG("MHD_create_response_from_fd64 failed");
+	} else {
+		resp = MHD_create_response_from_buffer(req->resp_len, req->resp,
+						       MHD_RESPMEM_MUST_FREE);
+		req->resp = NULL; /* now owned by MHD */
+	}
+	req->queued = true;
 	for (size_t i = 0; i < MX_ARRAY_LEN(mx_cors_headers); i++)
 		MHD_add_response_header(resp, mx_cors_headers[i][0], mx_cors_headers[i][1]);
 	if (req->resp_type)
@@ -386,6 +413,8 @@ static enum MHD_Result mx_http_send(struct mx_req *req)
 
 static void mx_http_dispatch(struct mx_req *req)
 {
+	if (req->replied) /* a streamed body was refused mid-way */
+		return;
 	if (req->method == MX_OPTIONS) {
 		/* SPEC: client-server-api#web-browser-clients: no endpoint logic. */
 		mx_req_reply_raw(req, 204, NULL, "", 0);
@@ -414,6 +443,35 @@ static void mx_http_dispatch(struct mx_req *req)
 	mx_http_authenticate_and_run(req);
 }
 
+/*
+ * One chunk of an MX_ROUTE_STREAM body. The first chunk authenticates
+ * (so nobody unauthenticated fills the disk); then the handler consumes
+ * each chunk. A refusal (a reply, or a negative return) drops the rest
+ * of the body; the final call of mx_http_access sends the answer.
+ */
+static void mx_http_stream(struct mx_req *req, const char *p, size_t n)
+{
+	if (!req->stream_authed) {
+		req->w = mx_http_worker(req->srv);
+		if (mx_http_auth(req) || mx_http_ratelimit(req))
+			return; /* replied */
+		req->stream_authed = true;
+	}
+	if (n > req->body.max - req->stream_total) {
+		req->too_large = true; /* the rest goes to the discard path */
+		req->discarded += n;
+		return;
+	}
+	req->stream_total += n;
+	req->stream_chunk = p;
+	req->stream_len = n;
+	int rc = req->route->handler(req);
+	req->stream_chunk = NULL;
+	req->stream_len = 0;
+	if (rc < 0 && !req->replied)
+		mx_req_fail(req, rc, NULL);
+}
+
 static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
@@ -425,18 +483,25 @@ static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, co
 		*con_cls = mx_http_begin(l, conn, url, method);
 		return MHD_YES;
 	}
+	if (*upload_data_size && req->route && (req->route->flags & MX_ROUTE_STREAM) &&
+	    !req->too_large && !req->err && !req->bad_param && !req->replied) {
+		mx_http_stream(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	if (*upload_data_size) {
 		/* A body we will refuse is read and dropped, so the client gets
 		 * the error: answering mid-upload makes the kernel reset the
 		 * connection and the client may never see the answer. Past a
 		 * bound we stop reading and answer at once. */
 		if (req->too_large || !req->route || req->err ||
+		    (req->route->flags & MX_ROUTE_STREAM) || /* refused mid-stream */
 		    mx_buf_append(&req->body, upload_data, *upload_data_size)) {
 			if (req->route && !req->err)
 				req->too_large = true;
 			req->discarded += *upload_data_size;
 			*upload_data_size = 0;
-			if (req->discarded > MX_HTTP_MAX_DISCARD && !req->replied) {
+			if (req->discarded > MX_HTTP_MAX_DISCARD && !req->queued) {
 				mx_http_dispatch(req);
 				return mx_http_send(req);
 			}
@@ -445,7 +510,7 @@ static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, co
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (req->replied) /* a response was already queued */
+	if (req->queued) /* a response was already queued */
 		return MHD_YES;
 	if (req->suspended) {
 		/* Resumed by a wake-up or the deadline: run the handler again. */
@@ -484,6 +549,10 @@ static void mx_http_completed(void *cls, struct MHD_Connection *conn, void **con
 		    (double)us / 1000.0, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
 	if (req->park_slot)
 		mx_notifier_unpark(req->srv->notifier, req);
+	if (req->on_close)
+		req->on_close(req);
+	if (req->resp_from_fd)
+		close(req->resp_fd);
 	free(req->resp);
 	mx_buf_release(&req->body);
 	mx_arena_release(&req->arena);

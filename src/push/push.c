@@ -14,9 +14,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -32,6 +34,9 @@
 
 #define MX_PUSH_CACHE_BUCKETS 1024  /* power of two */
 #define MX_PUSH_CACHE_MAX 65536     /* entries; past it the cache starts over */
+#define MX_PUSH_FLUSH_MS 50         /* the longest rows wait in memory */
+#define MX_PUSH_QUEUE_FLUSH 4096    /* rows queued that start a write at once */
+#define MX_PUSH_LIST_MAX (1 << 20)  /* bytes of one event's list of users */
 
 struct mx_push_cache_entry {
 	struct mx_push_cache_entry *next;
@@ -52,10 +57,12 @@ struct mx_push {
 	struct mx_worker w;
 	/* rules edits */
 	pthread_mutex_t edit_lock;
-	/* the write queue */
+	/* the write queue: one row per event, owned */
 	struct mx_store_push_row *queue, *inflight;
 	size_t n_queue, cap_queue, n_inflight;
-	uint64_t queued_seq, flushed_seq;
+	int64_t queue_since_ms;         /* monotonic: when the oldest queued row came */
+	uint64_t queued_seq, inflight_seq, flushed_seq;
+	bool flush_now;                 /* a reader waits for queued rows */
 	pthread_cond_t wake, flushed;
 	bool stop;
 	pthread_t thread;
@@ -222,13 +229,39 @@ bool mx_push_rules_missing(const json_t *events)
 
 static void mx_push_row_free(struct mx_store_push_row *r)
 {
-	free((char *)r->user_id);
 	free((char *)r->room_id);
 	free((char *)r->event_id);
 	free((char *)r->thread_id);
+	free((char *)r->sender);
+	free((char *)r->notify);
+	free((char *)r->highlight);
 	free((char *)r->actions);
+	free((char *)r->actions_other);
 }
 
+/* Sleep on p->wake until the monotonic time due_ms (p->lock held). */
+static void mx_push_wait_until(struct mx_push *p, int64_t due_ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t wait = due_ms - mx_clock_mono_ms();
+	if (wait <= 0)
+		return;
+	ts.tv_sec += wait / 1000;
+	ts.tv_nsec += (wait % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+}
+
+/*
+ * The writer: rows gather in memory for up to MX_PUSH_FLUSH_MS, then go to
+ * the database in one write job (which joins the group commit of whatever
+ * else is being written), sooner when a reader needs them (flush_now), the
+ * queue is long, or the server stops.
+ */
 static void *mx_push_writer(void *arg)
 {
 	struct mx_push *p = arg;
@@ -238,15 +271,22 @@ static void *mx_push_writer(void *arg)
 			pthread_cond_wait(&p->wake, &p->lock);
 		if (!p->n_queue)
 			break;
+		while (!p->stop && !p->flush_now && p->n_queue < MX_PUSH_QUEUE_FLUSH &&
+		       mx_clock_mono_ms() < p->queue_since_ms + MX_PUSH_FLUSH_MS)
+			mx_push_wait_until(p, p->queue_since_ms + MX_PUSH_FLUSH_MS);
+		p->flush_now = false;
 		struct mx_store_push_row *rows = p->queue;
 		size_t n = p->n_queue;
 		uint64_t seq = p->queued_seq;
 		p->inflight = rows;
 		p->n_inflight = n;
+		p->inflight_seq = seq;
 		p->queue = NULL;
 		p->n_queue = p->cap_queue = 0;
 		pthread_mutex_unlock(&p->lock);
 
+		/* Derived data: on failure the rows are lost, never half-written
+		 * (the job rolls back as a whole). */
 		int rc = mx_store_push_add(p->srv->db, rows, n);
 		if (rc)
 			mx_log_error("push: storing %zu notification rows failed: %s", n,
@@ -267,46 +307,59 @@ static void *mx_push_writer(void *arg)
 	return NULL;
 }
 
-/* Queue rows (their strings now belong to the queue). */
-static void mx_push_enqueue(struct mx_push *p, struct mx_store_push_row *rows, size_t n)
+/* Queue one event's row (its strings now belong to the queue). */
+static void mx_push_enqueue(struct mx_push *p, const struct mx_store_push_row *row)
 {
-	if (!n)
-		return;
 	pthread_mutex_lock(&p->lock);
-	if (p->n_queue + n > p->cap_queue) {
-		size_t cap = p->cap_queue ? p->cap_queue : 64;
-		while (cap < p->n_queue + n)
-			cap *= 2;
-		p->queue = mx_xrealloc(p->queue, cap * sizeof(*p->queue));
-		p->cap_queue = cap;
+	if (p->n_queue == p->cap_queue) {
+		p->cap_queue = p->cap_queue ? p->cap_queue * 2 : 64;
+		p->queue = mx_xrealloc(p->queue, p->cap_queue * sizeof(*p->queue));
 	}
-	memcpy(p->queue + p->n_queue, rows, n * sizeof(*rows));
-	p->n_queue += n;
+	if (!p->n_queue)
+		p->queue_since_ms = mx_clock_mono_ms();
+	p->queue[p->n_queue++] = *row;
 	p->queued_seq++;
-	pthread_cond_signal(&p->wake);
+	/* The writer sleeps until the first row, then until the deadline. */
+	if (p->n_queue == 1 || p->n_queue >= MX_PUSH_QUEUE_FLUSH)
+		pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }
 
-static bool mx_push_rows_have(const struct mx_store_push_row *rows, size_t n, const char *user_id)
+/* Does one of rows concern user (pattern: user's framed localpart), in room_id if set? */
+static bool mx_push_rows_have(const struct mx_store_push_row *rows, size_t n, const char *user_id,
+			      const char *pattern, const char *room_id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(rows[i].user_id, user_id))
+	for (size_t i = 0; i < n; i++) {
+		const struct mx_store_push_row *r = &rows[i];
+		if (room_id && strcmp(r->room_id, room_id) != 0)
+			continue;
+		if ((r->sender && !strcmp(r->sender, user_id)) || strstr(r->notify, pattern) ||
+		    strstr(r->highlight, pattern))
 			return true;
+	}
 	return false;
 }
 
-void mx_push_wait_user(struct mx_push *p, const char *user_id)
+void mx_push_flush_user(struct mx_push *p, const char *user_id, const char *room_id)
 {
 	if (!p)
 		return;
+	struct mx_buf pat;
+	mx_buf_init(&pat, MX_BUF_UNLIMITED);
+	mx_store_push_list_add(&pat, user_id);
 	pthread_mutex_lock(&p->lock);
-	if (mx_push_rows_have(p->queue, p->n_queue, user_id) ||
-	    mx_push_rows_have(p->inflight, p->n_inflight, user_id)) {
-		uint64_t target = p->queued_seq;
-		while (p->flushed_seq < target && !p->stop)
-			pthread_cond_wait(&p->flushed, &p->lock);
+	uint64_t target = 0;
+	if (mx_push_rows_have(p->queue, p->n_queue, user_id, pat.data, room_id)) {
+		target = p->queued_seq;
+		p->flush_now = true;
+		pthread_cond_signal(&p->wake);
+	} else if (mx_push_rows_have(p->inflight, p->n_inflight, user_id, pat.data, room_id)) {
+		target = p->inflight_seq;
 	}
+	while (p->flushed_seq < target && !p->stop)
+		pthread_cond_wait(&p->flushed, &p->lock);
 	pthread_mutex_unlock(&p->lock);
+	mx_buf_release(&pat);
 }
 
 /* ---- the listener ---- */
@@ -331,21 +384,104 @@ static const char *mx_push_event_thread(const json_t *pdu)
 	return NULL;
 }
 
-/* One recipient's inputs, gathered under db_lock. */
+/* One recipient's inputs, gathered under db_lock, and the actions group
+ * its result fell in (-1: neither notified nor highlighted). */
 struct mx_push_target {
 	const char *user_id;
 	struct mx_push_rules *rules;
 	const char *display_name;
+	int group;
 };
 
-static void mx_push_add_row(struct mx_store_push_row **rows, size_t *n, size_t *cap,
-			    const struct mx_store_push_row *r)
+/* Recipients whose results have the same actions (JSON text). */
+struct mx_push_group {
+	const json_t *actions; /* the first recipient's (rules share them) */
+	char *text;
+	size_t count;
+};
+
+/* The group of actions among groups[*n] (a new one if none matches). */
+static int mx_push_group_of(struct mx_push_group *groups, size_t *n, const json_t *actions)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		*rows = mx_xrealloc(*rows, *cap * sizeof(**rows));
+	for (size_t i = 0; i < *n; i++)
+		if (groups[i].actions == actions)
+			return (int)i;
+	char *text = json_dumps(actions, JSON_COMPACT);
+	if (!text)
+		text = mx_xstrdup("[]");
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(groups[i].text, text)) {
+			free(text);
+			return (int)i;
+		}
+	groups[*n] = (struct mx_push_group){.actions = actions, .text = text};
+	return (int)(*n)++;
+}
+
+/*
+ * Fill row's notify, highlight and actions from the evaluation of ev for
+ * the targets t[k] (their rules references are released).
+ */
+static void mx_push_evaluate(const struct mx_room_event *ev, struct mx_arena *a,
+			     struct mx_push_target *t, size_t k, const struct mx_push_user *base,
+			     struct mx_store_push_row *row)
+{
+	struct mx_push_event pev;
+	mx_push_event_init(&pev, ev->pdu);
+	struct mx_push_user pu = *base;
+	struct mx_push_group *groups = mx_arena_alloc(a, (k ? k : 1) * sizeof(*groups));
+	size_t n_groups = 0;
+	struct mx_buf notify, highlight;
+	mx_buf_init(&notify, MX_PUSH_LIST_MAX);
+	mx_buf_init(&highlight, MX_PUSH_LIST_MAX);
+	for (size_t i = 0; i < k; i++) {
+		struct mx_push_actions out;
+		pu.user_id = t[i].user_id;
+		pu.display_name = t[i].display_name;
+		mx_push_rules_eval(t[i].rules, &pev, &pu, &out);
+		t[i].group = -1;
+		if ((out.notify && mx_store_push_list_add(&notify, t[i].user_id)) ||
+		    (out.highlight && mx_store_push_list_add(&highlight, t[i].user_id)))
+			mx_log_warn("push: %s in %s: too many users to notify", ev->event_id,
+				    ev->room_id);
+		else if (out.notify || out.highlight)
+			t[i].group = mx_push_group_of(groups, &n_groups, out.actions);
+		mx_push_rules_unref(t[i].rules);
 	}
-	(*rows)[(*n)++] = *r;
+	mx_push_event_release(&pev);
+
+	/* Most recipients share their actions: store those once, and the
+	 * others' by user. */
+	size_t best = 0;
+	for (size_t i = 0; i < k; i++)
+		if (t[i].group >= 0)
+			groups[t[i].group].count++;
+	for (size_t g = 1; g < n_groups; g++)
+		if (groups[g].count > groups[best].count)
+			best = g;
+	json_t *other = NULL;
+	for (size_t i = 0; i < k; i++) {
+		if (t[i].group < 0 || (size_t)t[i].group == best)
+			continue;
+		struct mx_buf lp;
+		mx_buf_init(&lp, MX_BUF_UNLIMITED);
+		mx_store_push_list_add(&lp, t[i].user_id);
+		/* the localpart, without the list's framing */
+		lp.data[lp.len - 1] = '\0';
+		if (!other)
+			other = json_object();
+		json_object_set_new(other, lp.data + 1, json_loads(groups[t[i].group].text, 0, NULL));
+		mx_buf_release(&lp);
+	}
+	row->notify = notify.data ? mx_buf_detach(&notify, NULL) : mx_xstrdup("");
+	row->highlight = highlight.data ? mx_buf_detach(&highlight, NULL) : mx_xstrdup("");
+	row->actions = n_groups ? mx_xstrdup(groups[best].text) : NULL;
+	row->actions_other = other ? json_dumps(other, JSON_COMPACT) : NULL;
+	json_decref(other);
+	for (size_t g = 0; g < n_groups; g++)
+		free(groups[g].text);
+	mx_buf_release(&notify);
+	mx_buf_release(&highlight);
 }
 
 void mx_push_on_room_event(void *ctx, const struct mx_room_event *ev)
@@ -360,9 +496,15 @@ void mx_push_on_room_event(void *ctx, const struct mx_room_event *ev)
 	if (!n_targets && !local_sender)
 		return;
 	const char *thread = mx_push_event_thread(ev->pdu);
-	struct mx_store_push_row *rows = NULL;
-	size_t n_rows = 0, cap_rows = 0;
-	int64_t now = mx_clock_now_ms();
+	struct mx_store_push_row row = {
+		.room_id = mx_xstrdup(ev->room_id),
+		.event_id = mx_xstrdup(ev->event_id),
+		.event_nid = ev->nid,
+		.thread_id = thread ? mx_xstrdup(thread) : NULL,
+		/* SPEC: #receiving-notifications: sending an event reads what came before it. */
+		.sender = local_sender ? mx_xstrdup(ev->sender) : NULL,
+		.ts = mx_clock_now_ms(),
+	};
 
 	if (n_targets) {
 		struct mx_arena a;
@@ -394,60 +536,23 @@ void mx_push_on_room_event(void *ctx, const struct mx_room_event *ev)
 		}
 		pthread_mutex_unlock(&p->db_lock);
 
-		struct mx_push_event pev;
-		mx_push_event_init(&pev, ev->pdu);
 		struct mx_push_user pu = {
 			.member_count = (int64_t)n_joined,
 			.sender_power = v ? mx_auth_user_power(v, pl, create, ev->sender) : 0,
 			.power_levels = json_object_get(pl, "content"),
 		};
-		const json_t *last_actions = NULL;
-		char *last_text = NULL;
-		for (size_t i = 0; i < k; i++) {
-			struct mx_push_actions out;
-			pu.user_id = t[i].user_id;
-			pu.display_name = t[i].display_name;
-			mx_push_rules_eval(t[i].rules, &pev, &pu, &out);
-			if (out.notify || out.highlight) {
-				if (out.actions != last_actions) {
-					free(last_text);
-					last_text = json_dumps(out.actions, JSON_COMPACT);
-					last_actions = out.actions;
-				}
-				struct mx_store_push_row r = {
-					.user_id = mx_xstrdup(t[i].user_id),
-					.room_id = mx_xstrdup(ev->room_id),
-					.event_id = mx_xstrdup(ev->event_id),
-					.event_nid = ev->nid,
-					.thread_id = thread ? mx_xstrdup(thread) : NULL,
-					.notif = out.notify,
-					.highlight = out.highlight,
-					.actions = mx_xstrdup(last_text ? last_text : "[]"),
-					.ts = now,
-				};
-				mx_push_add_row(&rows, &n_rows, &cap_rows, &r);
-			}
-			mx_push_rules_unref(t[i].rules);
-		}
-		free(last_text);
-		mx_push_event_release(&pev);
+		mx_push_evaluate(ev, &a, t, k, &pu, &row);
 		mx_arena_release(&a);
 	}
-	if (local_sender) {
-		/* SPEC: #receiving-notifications: sending an event reads what came before it. */
-		struct mx_store_push_row r = {
-			.user_id = mx_xstrdup(ev->sender),
-			.room_id = mx_xstrdup(ev->room_id),
-			.event_id = mx_xstrdup(ev->event_id),
-			.event_nid = ev->nid,
-			.thread_id = thread ? mx_xstrdup(thread) : NULL,
-			.mark = true,
-			.ts = now,
-		};
-		mx_push_add_row(&rows, &n_rows, &cap_rows, &r);
+	if (!local_sender && (!row.notify || !*row.notify) && (!row.highlight || !*row.highlight)) {
+		mx_push_row_free(&row); /* nobody to tell, no sender to mark */
+		return;
 	}
-	mx_push_enqueue(p, rows, n_rows);
-	free(rows);
+	if (!row.notify)
+		row.notify = mx_xstrdup("");
+	if (!row.highlight)
+		row.highlight = mx_xstrdup("");
+	mx_push_enqueue(p, &row);
 }
 
 /* ---- counts ---- */
@@ -456,7 +561,7 @@ void mx_push_unread(struct mx_push *p, struct mx_db_conn *c, struct mx_arena *a,
 		    const char *user_id, const char *room_id, bool by_thread, json_t **unread,
 		    json_t **threads)
 {
-	mx_push_wait_user(p, user_id);
+	mx_push_flush_user(p, user_id, room_id);
 	struct mx_store_push_count *counts;
 	size_t n = 0;
 	int rc = mx_store_push_counts(c, a, user_id, room_id, &counts, &n);
@@ -492,7 +597,11 @@ struct mx_push *mx_push_new(struct mx_server *srv)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->db_lock, NULL);
 	pthread_mutex_init(&p->edit_lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &ca); /* timed waits: monotonic */
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&p->flushed, NULL);
 	p->defaults = mx_push_rules_new(NULL);
 	p->w.srv = srv;

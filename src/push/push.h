@@ -7,12 +7,16 @@
  *
  * Keeping work off the send path: the listener evaluates in memory
  * (compiled rules, the event's body decoded once for all members) and
- * only queues the resulting rows; one writer thread stores them in
- * batches, one durable write for everything queued. A /sync that counts a
- * user's notifications first waits for that user's queued rows (at most
- * one batch commit), so "the updated notification count from a new event
- * MUST appear in the same /sync response as the event itself" holds
- * whenever the sync was woken by the event.
+ * only queues the result, one row per event (store/push.h); one writer
+ * thread stores what gathered every MX_PUSH_FLUSH_MS (50 ms) in one write
+ * job, which shares the group commit of the events being written. Rows
+ * are derived data: a kill -9 loses at most the last 50 ms of them (those
+ * events then count as no notification); a clean stop stores them all.
+ * A /sync that counts a user's notifications first has that user's queued
+ * rows of the room written at once and waits for them (one commit), so
+ * "the updated notification count from a new event MUST appear in the
+ * same /sync response as the event itself" holds whenever the sync was
+ * woken by the event.
  *
  * Rules cache: user id -> compiled rule set (push/rules.h), filled on first
  * use from the user's m.push_rules account data, dropped when the user
@@ -81,7 +85,12 @@ void mx_push_unread(struct mx_push *p, struct mx_db_conn *c, struct mx_arena *a,
 		    const char *user_id, const char *room_id, bool by_thread, json_t **unread,
 		    json_t **threads);
 
-/* Wait until rows queued for user_id are stored (used before reading them). */
-void mx_push_wait_user(struct mx_push *p, const char *user_id);
+/*
+ * Before reading user_id's stored rows: if rows concerning them (notifying,
+ * highlighting or sent by them) in room_id (NULL: any room) are queued or
+ * being written, write them now and wait until they are stored. Returns at
+ * once otherwise. p NULL: a no-op.
+ */
+void mx_push_flush_user(struct mx_push *p, const char *user_id, const char *room_id);
 
 #endif

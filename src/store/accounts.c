@@ -15,6 +15,7 @@
 #include "core/rand.h"
 #include "crypto/hash.h"
 #include "db/db.h"
+#include "store/e2ee.h"
 
 /* ---- reads ---- */
 
@@ -469,6 +470,9 @@ static int mx_store_devices_delete_job(struct mx_db_conn *c, void *arg)
 		if (!rc)
 			rc = mx_db_run(c, "DELETE FROM devices WHERE user_id = ? AND device_id = ?",
 				       "ss", j->user_id, j->ids[i]);
+		/* Its keys and inbox go with it: a device-list change. */
+		if (!rc)
+			rc = mx__store_e2ee_device_gone(c, j->user_id, j->ids[i]);
 		if (rc)
 			return rc;
 	}

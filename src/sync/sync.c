@@ -31,6 +31,7 @@
 #include "store/account_data.h"
 #include "store/filters.h"
 #include "store/rooms.h"
+#include "sync/e2ee.h"
 #include "sync/ephemeral.h"
 #include "sync/notifier.h"
 #include "sync/presence.h"
@@ -46,7 +47,7 @@ struct mx_sync_wait {
 	int64_t deadline_ms;
 };
 
-static int mx_sync_parse_token(const char *s, struct mx_sync_token *t)
+int mx_sync_parse_token(const char *s, struct mx_sync_token *t)
 {
 	memset(t, 0, sizeof(*t));
 	if (!s || s[0] != 's')
@@ -578,7 +579,10 @@ static int mx_sync_compute(struct mx_sync *s, json_t **out)
 	s->leave = mx_arena_json(&req->arena, json_object());
 	s->knock = mx_arena_json(&req->arena, json_object());
 	s->any = false;
+	json_t *e2ee = NULL;
 	int rc = mx_sync_ephemeral_begin(s);
+	if (!rc)
+		rc = mx_sync_e2ee(s, &e2ee);
 	if (!rc)
 		rc = s->initial ? mx_sync_rooms_initial(s) : mx_sync_rooms_incremental(s);
 	if (rc)
@@ -592,6 +596,7 @@ static int mx_sync_compute(struct mx_sync *s, json_t **out)
 			 "events", ad, "presence", "events", presence, "to_device", "events", "device_lists",
 			 "changed", "left", "device_one_time_keys_count",
 			 "device_unused_fallback_key_types");
+	json_object_update(*out, e2ee);
 	return 0;
 }
 

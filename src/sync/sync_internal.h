@@ -30,6 +30,9 @@ struct mx_sync_token {
 	int64_t pos[MX_SYNC_STREAMS];
 };
 
+/* Parse a sync token (older, shorter tokens read 0 for the missing streams). MX_EINVALIDPARAM. */
+int mx_sync_parse_token(const char *s, struct mx_sync_token *t);
+
 struct mx_sync {
 	struct mx_req *req;
 	const char *user;

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The content repository's client endpoints: uploads (direct, and async
+ * through /create then PUT), authenticated download and thumbnails, the
+ * config, and the frozen legacy unauthenticated endpoints. Upload bodies
+ * stream to disk (MX_ROUTE_STREAM) and downloads stream from it
+ * (mx_req_reply_fd): no file is ever held in memory.
+ * SPEC: client-server-api#content-repository
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/routes.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/rand.h"
+#include "http/request.h"
+#include "media/media.h"
+#include "media/thumbnail.h"
+#include "store/media.h"
+#include "sync/notifier.h"
+
+#define MX_MEDIA_ID_LEN 24               /* random ids: ~137 bits */
+#define MX_MEDIA_DEFAULT_WAIT_MS 20000   /* SPEC: timeout_ms defaults to 20s */
+#define MX_MEDIA_MAX_WAIT_MS 120000
+#define MX_MEDIA_CSP                                                                   \
+	"sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; " \
+	"style-src 'unsafe-inline'; object-src 'self';"
+
+/* ---- receiving a body ---- */
+
+/* An upload's state across the chunks of one request (arena). */
+struct mx_media_recv {
+	struct mx_media_upload *u;
+};
+
+static void mx_media_recv_close(struct mx_req *req)
+{
+	struct mx_media_recv *r = req->handler_state;
+	if (r && r->u) {
+		mx_media_upload_abort(r->u); /* never finished: a refusal or an abort */
+		r->u = NULL;
+	}
+}
+
+/* One streamed chunk: append it to the upload's temp file. */
+static int mx_media_recv_chunk(struct mx_req *req)
+{
+	struct mx_media_recv *r = req->handler_state;
+	if (!r) {
+		r = mx_arena_alloc(&req->arena, sizeof(*r));
+		r->u = NULL;
+		req->handler_state = r;
+		req->on_close = mx_media_recv_close;
+	}
+	if (!r->u) {
+		int rc = mx_media_upload_begin(req->srv->cfg->media_store_path, &r->u);
+		if (rc) {
+			mx_log_error("media: cannot create a file under %s",
+				     req->srv->cfg->media_store_path);
+			return mx_req_fail(req, rc, "Cannot store the upload");
+		}
+	}
+	return mx_media_upload_write(r->u, req->stream_chunk, req->stream_len);
+}
+
+/*
+ * The final call: move the received bytes (possibly none) to their
+ * content-addressed file and describe them in *c (strings in the arena).
+ * Replies on error.
+ */
+static int mx_media_recv_finish(struct mx_req *req, struct mx_media_content *c)
+{
+	struct mx_media_recv *r = req->handler_state;
+	struct mx_media_upload *u = r ? r->u : NULL;
+	const char *store = req->srv->cfg->media_store_path;
+	int rc = 0;
+	if (!u && (rc = mx_media_upload_begin(store, &u)))
+		return mx_req_fail(req, rc, "Cannot store the upload");
+	if (r)
+		r->u = NULL; /* finish frees it */
+	char *sha = mx_arena_alloc(&req->arena, 65);
+	uint64_t size;
+	if ((rc = mx_media_upload_finish(u, store, sha, &size)))
+		return mx_req_fail(req, rc, "Cannot store the upload");
+	c->sha256 = sha;
+	c->size = (int64_t)size;
+	return 0;
+}
+
+/* The Content-Type header and filename query of an upload; replies on error. */
+static int mx_media_upload_meta(struct mx_req *req, struct mx_media_content *c)
+{
+	const char *type = mx_req_header(req, "Content-Type");
+	const char *name = mx_req_query(req, "filename");
+	if (type && !*type)
+		type = NULL;
+	if (type && !mx_media_content_type_ok(type))
+		return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid Content-Type");
+	if (name && *name && !mx_media_filename_ok(name))
+		return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid filename");
+	c->content_type = type;
+	c->upload_name = name && *name ? name : NULL;
+	return 0;
+}
+
+/* ---- thumbnails on disk ---- */
+
+static const char *mx_media_thumb_path(struct mx_req *req, const char *sha, int w, int h,
+				       bool crop)
+{
+	return mx_arena_printf(&req->arena, "%s/thumbnails/%.2s/%.2s/%s/%dx%d-%s",
+			       req->srv->cfg->media_store_path, sha, sha + 2, sha, w, h,
+			       crop ? "crop" : "scale");
+}
+
+/*
+ * Pre-generate the configured thumbnail sizes of a new image (best
+ * effort: a failure only means generating on demand later).
+ */
+static void mx_media_pregenerate(struct mx_req *req, const char *sha)
+{
+	const struct mx_config *cfg = req->srv->cfg;
+	const char *src = mx_media_content_path(&req->arena, cfg->media_store_path, sha);
+	int w, h;
+	const char *type;
+	if (mx_thumbnail_probe(src, &w, &h, &type) || (int64_t)w * h > cfg->max_image_pixels)
+		return;
+	for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
+		const struct mx_config_thumbnail *t = &cfg->thumbnail_sizes[i];
+		if (w <= t->width && h <= t->height)
+			continue; /* served as the original */
+		const char *dst = mx_media_thumb_path(req, sha, t->width, t->height, t->crop);
+		struct stat st;
+		if (!stat(dst, &st) || mx_media_mkdirs(dst))
+			continue;
+		if (mx_thumbnail_make(src, dst, t->width, t->height, t->crop, cfg->max_image_pixels,
+				      &type))
+			return; /* undecodable: no point trying other sizes */
+	}
+}
+
+/* ---- uploads ---- */
+
+static const char *mx_media_new_id(struct mx_req *req)
+{
+	char *id = mx_arena_alloc(&req->arena, MX_MEDIA_ID_LEN + 1);
+	mx_rand_token(id, MX_MEDIA_ID_LEN + 1);
+	return id;
+}
+
+/* SPEC: client-server-api#post_matrixmediav3upload */
+static int mx_media_upload(struct mx_req *req)
+{
+	if (req->stream_chunk)
+		return mx_media_recv_chunk(req);
+	struct mx_media_content c;
+	int rc = mx_media_upload_meta(req, &c);
+	if (rc || (rc = mx_media_recv_finish(req, &c)))
+		return rc;
+	const char *id = mx_media_new_id(req);
+	rc = mx_store_media_add(req->srv->db, id, req->auth.user_id, &c);
+	if (rc) /* the file stays: content-addressed, a later purge reclaims it */
+		return mx_req_fail(req, rc, NULL);
+	mx_media_pregenerate(req, c.sha256);
+	const char *uri = mx_arena_printf(&req->arena, "mxc://%s/%s", req->srv->cfg->server_name,
+					  id);
+	return mx_req_reply_json(req, 200, json_pack("{s:s}", "content_uri", uri));
+}
+
+/* SPEC: client-server-api#post_matrixmediav1create */
+static int mx_media_create(struct mx_req *req)
+{
+	const struct mx_config *cfg = req->srv->cfg;
+	const char *id = mx_media_new_id(req);
+	int64_t expires = mx_clock_now_ms() + cfg->unused_expiration_time_ms;
+	int rc = mx_store_media_reserve(req->srv->db, id, req->auth.user_id, expires,
+					cfg->max_pending_media_uploads);
+	if (rc == MX_ELIMIT)
+		return mx_req_fail(req, rc, "Too many pending media uploads");
+	if (rc)
+		return mx_req_fail(req, rc, NULL);
+	const char *uri = mx_arena_printf(&req->arena, "mxc://%s/%s", cfg->server_name, id);
+	return mx_req_reply_json(req, 200, json_pack("{s:s, s:I}", "content_uri", uri,
+						     "unused_expires_at", (json_int_t)expires));
+}
+
+/* Checks serverName/mediaId params of a local media path; replies on error. */
+static int mx_media_local_id(struct mx_req *req, const char **id)
+{
+	*id = mx_req_param(req, 1);
+	if (!mx_media_id_ok(*id))
+		return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid media ID");
+	/* Remote media needs federation: not fetched yet. */
+	if (strcmp(mx_req_param(req, 0), req->srv->cfg->server_name) != 0)
+		return mx_req_fail(req, MX_ENOTFOUND, "Media not found");
+	return 0;
+}
+
+/* SPEC: client-server-api#put_matrixmediav3uploadservernamemediaid */
+static int mx_media_upload_async(struct mx_req *req)
+{
+	const char *id;
+	int rc;
+	if (req->stream_chunk && !req->handler_state) {
+		/* Before storing any byte: is this the creator's open id? */
+		struct mx_media_info mi;
+		if ((rc = mx_media_local_id(req, &id)))
+			return rc;
+		rc = mx_store_media_get(req->w->rconn, &req->arena, id, &mi);
+		if (!rc && strcmp(mi.user_id, req->auth.user_id))
+			rc = MX_EFORBIDDEN;
+		else if (!rc && mi.sha256)
+			rc = MX_ECANNOTOVERWRITE;
+		else if (!rc && mi.expires_ts <= mx_clock_now_ms())
+			rc = MX_ENOTFOUND;
+		if (rc)
+			return mx_req_fail(req, rc, NULL);
+	}
+	if (req->stream_chunk)
+		return mx_media_recv_chunk(req);
+	struct mx_media_content c;
+	if ((rc = mx_media_local_id(req, &id)) || (rc = mx_media_upload_meta(req, &c)) ||
+	    (rc = mx_media_recv_finish(req, &c)))
+		return rc;
+	rc = mx_store_media_fill(req->srv->db, id, req->auth.user_id, &c);
+	if (rc == MX_EFORBIDDEN)
+		return mx_req_fail(req, rc, "Only the creator may upload to this media ID");
+	if (rc == MX_ECANNOTOVERWRITE)
+		return mx_req_fail(req, rc, "Media already uploaded");
+	if (rc)
+		return mx_req_fail(req, rc, NULL);
+	/* Wake downloads waiting for this id. */
+	const char *key = mx_arena_printf(&req->arena, "media:%s", id);
+	mx_notifier_wake(req->srv->notifier, &key, 1);
+	mx_media_pregenerate(req, c.sha256);
+	return mx_req_reply_empty(req);
+}
+
+/* ---- downloads ---- */
+
+/* Kept across a park while waiting for an async upload. */
+struct mx_media_wait {
+	int64_t deadline_ms;
+};
+
+/*
+ * Look up local media for download or thumbnail, waiting up to timeout_ms
+ * for a pending async upload. 0 with *mi filled; MX_ESUSPENDED when
+ * parked (the handler returns it); else replied.
+ * SPEC: client-server-api#get_matrixclientv1mediadownloadservernamemediaid
+ * (M_NOT_YET_UPLOADED after timeout_ms)
+ */
+static int mx_media_lookup(struct mx_req *req, struct mx_media_info *mi)
+{
+	const char *id;
+	int rc = mx_media_local_id(req, &id);
+	if (rc)
+		return rc;
+	struct mx_media_wait *wait = req->handler_state;
+	if (!wait) {
+		int64_t timeout = MX_MEDIA_DEFAULT_WAIT_MS;
+		const char *t = mx_req_query(req, "timeout_ms");
+		if (t) {
+			char *end;
+			long long v = strtoll(t, &end, 10);
+			if (!*t || *end || v < 0)
+				return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid timeout_ms");
+			timeout = v > MX_MEDIA_MAX_WAIT_MS ? MX_MEDIA_MAX_WAIT_MS : v;
+		}
+		wait = mx_arena_alloc(&req->arena, sizeof(*wait));
+		wait->deadline_ms = mx_clock_mono_ms() + timeout;
+		req->handler_state = wait;
+	}
+	const char *key = mx_arena_printf(&req->arena, "media:%s", id);
+	uint64_t seq = mx_notifier_seq(req->srv->notifier, key);
+	rc = mx_store_media_get(req->w->rconn, &req->arena, id, mi);
+	if (rc == MX_ENOTFOUND)
+		return mx_req_fail(req, rc, "Media not found");
+	if (rc)
+		return mx_req_fail(req, rc, NULL);
+	if (mi->sha256)
+		return 0;
+	if (mi->expires_ts <= mx_clock_now_ms())
+		return mx_req_fail(req, MX_ENOTFOUND, "Media not found");
+	if (mx_clock_mono_ms() >= wait->deadline_ms)
+		return mx_req_fail(req, MX_ENOTYETUPLOADED, "Media has not been uploaded yet");
+	rc = mx_notifier_park(req->srv->notifier, req, key, seq, wait->deadline_ms);
+	if (rc == MX_ECONFLICT) /* uploaded meanwhile: look again */
+		return mx_media_lookup(req, mi);
+	return MX_ESUSPENDED;
+}
+
+/* Open a file for an fd reply; replies 500 on failure. */
+static int mx_media_open(struct mx_req *req, const char *path, int *fd, uint64_t *size)
+{
+	struct stat st;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
+		if (*fd >= 0)
+			close(*fd);
+		mx_log_error("media: cannot open %s", path);
+		return mx_req_fail(req, MX_EIO, "Media file missing");
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Headers every piece of served media carries. SPEC: #content-repository */
+static void mx_media_safety_headers(struct mx_req *req)
+{
+	mx_req_add_header(req, "Content-Security-Policy", MX_MEDIA_CSP);
+	mx_req_add_header(req, "X-Content-Type-Options", "nosniff");
+	mx_req_add_header(req, "Cross-Origin-Resource-Policy", "cross-origin");
+	mx_req_add_header(req, "Cache-Control", "public, max-age=86400, s-maxage=86400");
+}
+
+/* SPEC: client-server-api#get_matrixclientv1mediadownloadservernamemediaidfilename */
+static int mx_media_download(struct mx_req *req)
+{
+	struct mx_media_info mi;
+	int rc = mx_media_lookup(req, &mi);
+	if (rc)
+		return rc;
+	const char *name = mi.upload_name;
+	if (req->n_params > 2) {
+		name = mx_req_param(req, 2);
+		if (!mx_media_filename_ok(name))
+			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid file name");
+	}
+	const char *type = mi.content_type ? mi.content_type : "application/octet-stream";
+	int fd;
+	uint64_t size;
+	const char *path = mx_media_content_path(&req->arena, req->srv->cfg->media_store_path,
+						 mi.sha256);
+	if ((rc = mx_media_open(req, path, &fd, &size)))
+		return rc;
+	mx_media_safety_headers(req);
+	mx_req_add_header(req, "Content-Disposition",
+			  mx_media_disposition(&req->arena, type, name));
+	return mx_req_reply_fd(req, 200, type, fd, size);
+}
+
+/* A positive integer query parameter; replies on error. */
+static int mx_media_dim(struct mx_req *req, const char *name, int *out)
+{
+	const char *s = mx_req_query(req, name);
+	if (!s)
+		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing %s", name);
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > 10000)
+		return mx_req_fail(req, MX_EINVALIDPARAM, "%s must be an integer in 1..10000", name);
+	*out = (int)v;
+	return 0;
+}
+
+/*
+ * The size to make for a request: the smallest configured size of the
+ * method that is at least as large (so the cache holds a bounded set),
+ * else the request itself (then not cached). SPEC: #thumbnails: "The
+ * server will return an image larger than or equal to the dimensions
+ * requested where possible."
+ */
+static bool mx_media_thumb_size(const struct mx_config *cfg, int *w, int *h, bool crop)
+{
+	const struct mx_config_thumbnail *best = NULL;
+	for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
+		const struct mx_config_thumbnail *t = &cfg->thumbnail_sizes[i];
+		if (t->crop != crop || t->width < *w || t->height < *h)
+			continue;
+		if (!best || (int64_t)t->width * t->height < (int64_t)best->width * best->height)
+			best = t;
+	}
+	if (!best)
+		return false;
+	*w = best->width;
+	*h = best->height;
+	return true;
+}
+
+/* SPEC: client-server-api#get_matrixclientv1mediathumbnailservernamemediaid */
+static int mx_media_thumbnail(struct mx_req *req)
+{
+	const struct mx_config *cfg = req->srv->cfg;
+	int w, h, rc;
+	if ((rc = mx_media_dim(req, "width", &w)) || (rc = mx_media_dim(req, "height", &h)))
+		return rc;
+	const char *method = mx_req_query(req, "method");
+	if (method && strcmp(method, "crop") && strcmp(method, "scale"))
+		return mx_req_fail(req, MX_EINVALIDPARAM, "method must be crop or scale");
+	bool crop = method && !strcmp(method, "crop");
+	/* animated: we only make static thumbnails, which the spec allows
+	 * ("When not provided, the server SHOULD NOT return an animated
+	 * thumbnail"; when true, "if possible and supported"). */
+	const char *animated = mx_req_query(req, "animated");
+	if (animated && strcmp(animated, "true") && strcmp(animated, "false"))
+		return mx_req_fail(req, MX_EINVALIDPARAM, "animated must be true or false");
+
+	struct mx_media_info mi;
+	if ((rc = mx_media_lookup(req, &mi)))
+		return rc;
+	const char *src = mx_media_content_path(&req->arena, cfg->media_store_path, mi.sha256);
+	int iw, ih;
+	const char *src_type;
+	if (mx_thumbnail_probe(src, &iw, &ih, &src_type))
+		return mx_req_fail(req, MX_EBADREQUEST,
+				   "Cannot generate a thumbnail: not a supported image");
+	if ((int64_t)iw * ih > cfg->max_image_pixels)
+		return mx_req_fail(req, MX_ETOOLARGE, "Image too large to thumbnail");
+	bool cached = mx_media_thumb_size(cfg, &w, &h, crop);
+	const char *path, *type;
+	bool temp = false;
+	if (iw <= w && ih <= h) {
+		/* SPEC: #thumbnails: content smaller than requested is served as is. */
+		path = src;
+		type = src_type;
+	} else {
+		path = cached ? mx_media_thumb_path(req, mi.sha256, w, h, crop)
+			      : mx_arena_printf(&req->arena, "%s/tmp/thumb-%llx",
+						cfg->media_store_path,
+						(unsigned long long)mx_rand_u64());
+		temp = !cached;
+		struct stat st;
+		type = mx_thumbnail_type_for(src_type);
+		if (stat(path, &st)) {
+			if (mx_media_mkdirs(path))
+				return mx_req_fail(req, MX_EIO, "Cannot store the thumbnail");
+			rc = mx_thumbnail_make(src, path, w, h, crop, cfg->max_image_pixels, &type);
+			if (rc == MX_EINVALID)
+				return mx_req_fail(req, MX_EBADREQUEST,
+						   "Cannot generate a thumbnail: the image is corrupt "
+						   "or truncated");
+			if (rc)
+				return mx_req_fail(req, rc, NULL);
+		}
+	}
+	int fd;
+	uint64_t size;
+	rc = mx_media_open(req, path, &fd, &size);
+	if (temp)
+		unlink(path); /* the open fd keeps it until sent */
+	if (rc)
+		return rc;
+	mx_media_safety_headers(req);
+	/* SPEC: the thumbnail's disposition "MUST be inline". */
+	mx_req_add_header(req, "Content-Disposition",
+			  !strcmp(type, "image/jpeg") ? "inline; filename=\"thumbnail.jpg\""
+			  : !strcmp(type, "image/png") ? "inline; filename=\"thumbnail.png\""
+			  : !strcmp(type, "image/gif") ? "inline; filename=\"thumbnail.gif\""
+						       : "inline; filename=\"thumbnail.webp\"");
+	return mx_req_reply_fd(req, 200, type, fd, size);
+}
+
+/* SPEC: client-server-api#get_matrixclientv1mediaconfig */
+static int mx_media_config(struct mx_req *req)
+{
+	return mx_req_reply_json(req, 200, json_pack("{s:I}", "m.upload.size",
+						     (json_int_t)req->srv->cfg->max_upload_size));
+}
+
+/*
+ * The deprecated unauthenticated download and thumbnail endpoints are
+ * frozen: media uploaded after the freeze is served only through the
+ * authenticated ones, and all of ours is (Myelin never served media
+ * unauthenticated).
+ * SPEC: client-server-api#content-repository ("servers SHOULD freeze")
+ */
+static int mx_media_frozen(struct mx_req *req)
+{
+	return mx_req_fail(req, MX_ENOTFOUND, "Not found");
+}
+
+#define M MX_RES_MEDIA
+#define A MX_ROUTE_AUTH
+#define S (MX_ROUTE_AUTH | MX_ROUTE_STREAM)
+const struct mx_route mx_media_routes[] = {
+	{MX_POST, "/_matrix/media/v3/upload", mx_media_upload, S, M, MX_RL_NONE, 0},
+	{MX_PUT, "/_matrix/media/v3/upload/{serverName}/{mediaId}", mx_media_upload_async, S, M,
+	 MX_RL_NONE, 0},
+	{MX_POST, "/_matrix/media/v1/create", mx_media_create, A, M, MX_RL_MESSAGE, 0},
+	{MX_GET, "/_matrix/client/v1/media/config", mx_media_config, A, M, MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/media/v3/config", mx_media_config, A, M, MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/client/v1/media/download/{serverName}/{mediaId}", mx_media_download, A,
+	 M, MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}",
+	 mx_media_download, A, M, MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}", mx_media_thumbnail,
+	 A, M, MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/media/v3/download/{serverName}/{mediaId}", mx_media_frozen, 0, M,
+	 MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}", mx_media_frozen,
+	 0, M, MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", mx_media_frozen, 0, M,
+	 MX_RL_NONE, 0},
+};
+const size_t mx_media_routes_count = MX_ARRAY_LEN(mx_media_routes);

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libvips glue for thumbnails; see thumbnail.h. */
+#include "media/thumbnail.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/rand.h"
+
+static pthread_once_t mx_thumbnail_once = PTHREAD_ONCE_INIT;
+static bool mx_thumbnail_ready;
+
+static void mx_thumbnail_init(void)
+{
+	if (VIPS_INIT("myelin")) {
+		mx_log_error("libvips failed to start: thumbnails disabled");
+		return;
+	}
+	/* Untrusted loaders (ImageMagick, PDF, SVG, ...) are off for good. */
+	vips_block_untrusted_set(TRUE);
+	vips_cache_set_max(0);
+	vips_concurrency_set(1);
+	mx_thumbnail_ready = true;
+}
+
+static const struct {
+	const char *loader; /* vips_foreign_find_load's answer */
+	const char *type;
+} mx_thumbnail_loaders[] = {
+	{"VipsForeignLoadJpegFile", "image/jpeg"},
+	{"VipsForeignLoadPngFile", "image/png"},
+	{"VipsForeignLoadPng", "image/png"},
+	{"VipsForeignLoadNsgifFile", "image/gif"},
+	{"VipsForeignLoadGifFile", "image/gif"},
+	{"VipsForeignLoadWebpFile", "image/webp"},
+};
+
+int mx_thumbnail_probe(const char *path, int *width, int *height, const char **type)
+{
+	pthread_once(&mx_thumbnail_once, mx_thumbnail_init);
+	if (!mx_thumbnail_ready)
+		return MX_EINVALID;
+	const char *loader = vips_foreign_find_load(path);
+	*type = NULL;
+	for (size_t i = 0; loader && i < MX_ARRAY_LEN(mx_thumbnail_loaders); i++)
+		if (!strcmp(loader, mx_thumbnail_loaders[i].loader))
+			*type = mx_thumbnail_loaders[i].type;
+	if (!*type) {
+		vips_error_clear();
+		return MX_EINVALID;
+	}
+	/* Opening is lazy: only the header is read here. */
+	VipsImage *im = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL,
+						 "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+	if (!im) {
+		vips_error_clear();
+		return MX_EINVALID;
+	}
+	*width = vips_image_get_width(im);
+	*height = vips_image_get_height(im);
+	g_object_unref(im);
+	return *width > 0 && *height > 0 ? 0 : MX_EINVALID;
+}
+
+const char *mx_thumbnail_type_for(const char *src_type)
+{
+	return src_type && !strcmp(src_type, "image/jpeg") ? "image/jpeg" : "image/png";
+}
+
+int mx_thumbnail_make(const char *src, const char *dst, int width, int height, bool crop,
+		      int64_t max_pixels, const char **type)
+{
+	int w, h, rc;
+	const char *src_type;
+	VipsImage *out = NULL;
+	char *tmp = NULL;
+	if ((rc = mx_thumbnail_probe(src, &w, &h, &src_type)))
+		return rc;
+	if ((int64_t)w * h > max_pixels)
+		return MX_ETOOLARGE;
+	*type = mx_thumbnail_type_for(src_type);
+	/* fail_on error: a truncated file is an error, not a grey half image. */
+	if (vips_thumbnail(src, &out, width, "height", height, "size", VIPS_SIZE_DOWN, "crop",
+			   crop ? VIPS_INTERESTING_CENTRE : VIPS_INTERESTING_NONE, "fail_on",
+			   VIPS_FAIL_ON_ERROR, NULL)) {
+		rc = MX_EINVALID;
+		goto out;
+	}
+	char name[17];
+	mx_rand_token(name, sizeof(name));
+	tmp = mx_xasprintf("%s.%s.tmp", dst, name);
+	int vrc = !strcmp(*type, "image/jpeg")
+			  ? vips_jpegsave(out, tmp, "Q", 80, "strip", TRUE, NULL)
+			  : vips_pngsave(out, tmp, "compression", 6, "strip", TRUE, NULL);
+	if (vrc || rename(tmp, dst)) {
+		/* A decoding failure surfaces here: the pipeline runs at save. */
+		rc = vrc ? MX_EINVALID : MX_EIO;
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc)
+		vips_error_clear();
+	if (out)
+		g_object_unref(out);
+	free(tmp);
+	return rc;
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The content repository: uploads (direct and async), authenticated
+// downloads byte for byte, thumbnails, limits, and the frozen legacy
+// endpoints. Images are made here: a PNG from raw pixels and zlib.
+
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { useServer } from './lib/server.mjs';
+import { api, assertError, register } from './lib/matrix.mjs';
+
+const MAX_UPLOAD = 3 * 1024 * 1024;
+const srv = useServer({ config: { max_upload_size: MAX_UPLOAD } });
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+	let c = n;
+	for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+	return c >>> 0;
+});
+function crc32(buf) {
+	let c = 0xffffffff;
+	for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+	return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type, data) {
+	const len = Buffer.alloc(4);
+	len.writeUInt32BE(data.length);
+	const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+	const crc = Buffer.alloc(4);
+	crc.writeUInt32BE(crc32(td));
+	return Buffer.concat([len, td, crc]);
+}
+/** An RGB PNG of w x h with a gradient. */
+function makePng(w, h) {
+	const ihdr = Buffer.alloc(13);
+	ihdr.writeUInt32BE(w, 0);
+	ihdr.writeUInt32BE(h, 4);
+	ihdr[8] = 8; // bit depth
+	ihdr[9] = 2; // RGB
+	const raw = Buffer.alloc((w * 3 + 1) * h);
+	for (let y = 0; y < h; y++) {
+		const row = y * (w * 3 + 1);
+		for (let x = 0; x < w; x++) {
+			raw[row + 1 + x * 3] = x & 0xff;
+			raw[row + 2 + x * 3] = y & 0xff;
+			raw[row + 3 + x * 3] = (x + y) & 0xff;
+		}
+	}
+	return Buffer.concat([
+		Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+		chunk('IHDR', ihdr),
+		chunk('IDAT', zlib.deflateSync(raw)),
+		chunk('IEND', Buffer.alloc(0)),
+	]);
+}
+/** { type, width, height } of a PNG or JPEG, or null. */
+function imageInfo(buf) {
+	if (buf.length > 24 && buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+		return { type: 'png', width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+	}
+	if (buf[0] === 0xff && buf[1] === 0xd8) {
+		let i = 2;
+		while (i + 9 < buf.length) {
+			if (buf[i] !== 0xff) return null;
+			const marker = buf[i + 1];
+			const len = buf.readUInt16BE(i + 2);
+			if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+				return { type: 'jpeg', height: buf.readUInt16BE(i + 5), width: buf.readUInt16BE(i + 7) };
+			}
+			i += 2 + len;
+		}
+	}
+	return null;
+}
+
+/** A raw request whose body is read as bytes. */
+async function fetchBytes(path, { token, method = 'GET', headers = {}, body } = {}) {
+	if (token) headers.Authorization = `Bearer ${token}`;
+	const res = await fetch(srv.baseUrl + path, { method, headers, body });
+	const bytes = Buffer.from(await res.arrayBuffer());
+	let json;
+	try {
+		json = JSON.parse(bytes.toString('utf8'));
+	} catch {
+		json = undefined;
+	}
+	return { status: res.status, headers: res.headers, bytes, text: bytes.toString('utf8'), json };
+}
+
+const mediaId = (uri) => uri.replace(/^mxc:\/\/[^/]+\//, '');
+const dl = (uri) => `/_matrix/client/v1/media/download/${uri.slice('mxc://'.length)}`;
+const thumb = (uri, q) => `/_matrix/client/v1/media/thumbnail/${uri.slice('mxc://'.length)}?${q}`;
+
+describe('media', () => {
+	let alice;
+	let bob;
+	const png = makePng(1000, 500);
+	const smallPng = makePng(20, 10);
+	const file = Buffer.from('plain text, ' + 'x'.repeat(5000));
+
+	before(async () => {
+		alice = await register(srv, 'alice', 'alice-password');
+		bob = await register(srv, 'bob', 'bob-password');
+	});
+
+	// Spec: POST /_matrix/media/v3/upload; GET /_matrix/client/v1/media/download: the
+	// other user gets the same bytes, type and a safe disposition.
+	it('an image and a file uploaded by alice download byte-identical for bob', async () => {
+		const up = await alice.client.uploadContent(png, { type: 'image/png', name: 'cat.png' });
+		assert.match(up.content_uri, new RegExp(`^mxc://${srv.serverName}/[A-Za-z0-9_-]+$`));
+		const res = await fetchBytes(dl(up.content_uri), { token: bob.access_token });
+		assert.equal(res.status, 200, res.text);
+		assert.ok(res.bytes.equals(png), 'image bytes differ');
+		assert.equal(res.headers.get('content-type'), 'image/png');
+		assert.equal(res.headers.get('content-disposition'), 'inline; filename="cat.png"');
+		assert.match(res.headers.get('content-security-policy'), /^sandbox; default-src 'none'/);
+		assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+		assert.equal(res.headers.get('cross-origin-resource-policy'), 'cross-origin');
+
+		const up2 = await alice.client.uploadContent(file, { type: 'text/html', name: 'page été.html' });
+		const res2 = await fetchBytes(dl(up2.content_uri), { token: bob.access_token });
+		assert.equal(res2.status, 200, res2.text);
+		assert.ok(res2.bytes.equals(file), 'file bytes differ');
+		// Spec: serving inline content: text/html is never inline.
+		assert.equal(res2.headers.get('content-disposition'), "attachment; filename*=utf-8''page%20%C3%A9t%C3%A9.html");
+		// The file name in the path wins.
+		const res3 = await fetchBytes(`${dl(up2.content_uri)}/other.txt`, { token: bob.access_token });
+		assert.equal(res3.headers.get('content-disposition'), 'attachment; filename="other.txt"');
+	});
+
+	// Spec: content-repo: zero-byte files are files.
+	it('a zero-byte file uploads and downloads', async () => {
+		const res = await fetchBytes('/_matrix/media/v3/upload?filename=empty.bin', {
+			token: alice.access_token, method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.alloc(0),
+		});
+		assert.equal(res.status, 200, res.text);
+		const got = await fetchBytes(dl(res.json.content_uri), { token: bob.access_token });
+		assert.equal(got.status, 200, got.text);
+		assert.equal(got.bytes.length, 0);
+	});
+
+	// Spec: GET /_matrix/client/v1/media/config.
+	it('media config reports max_upload_size', async () => {
+		const res = await api(srv, 'GET', '/_matrix/client/v1/media/config', { token: bob.access_token });
+		assert.equal(res.status, 200, res.text);
+		assert.equal(res.json['m.upload.size'], MAX_UPLOAD);
+	});
+
+	// Spec: authenticated media: the download needs an access token; the
+	// deprecated unauthenticated endpoints are frozen for new media.
+	it('downloads need a token; the legacy endpoints answer 404', async () => {
+		const up = await alice.client.uploadContent(smallPng, { type: 'image/png' });
+		assertError(await api(srv, 'GET', dl(up.content_uri)), 401, 'M_MISSING_TOKEN');
+		// An upload is authenticated before its body is stored.
+		assertError(await api(srv, 'POST', '/_matrix/media/v3/upload', {
+			headers: { 'Content-Type': 'image/png' }, body: smallPng,
+		}), 401, 'M_MISSING_TOKEN');
+		assertError(await api(srv, 'POST', '/_matrix/media/v3/upload', {
+			token: 'not-a-token', headers: { 'Content-Type': 'image/png' }, body: smallPng,
+		}), 401, 'M_UNKNOWN_TOKEN');
+		const rest = up.content_uri.slice('mxc://'.length);
+		assertError(await api(srv, 'GET', `/_matrix/media/v3/download/${rest}`), 404, 'M_NOT_FOUND');
+		assertError(await api(srv, 'GET', `/_matrix/media/v3/thumbnail/${rest}?width=32&height=32`), 404, 'M_NOT_FOUND');
+	});
+
+	// Spec: content-repo security considerations: 413 M_TOO_LARGE; nothing stored.
+	it('an upload over max_upload_size is 413 M_TOO_LARGE', async () => {
+		const res = await api(srv, 'POST', '/_matrix/media/v3/upload', {
+			token: alice.access_token, headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.alloc(MAX_UPLOAD + 1),
+		});
+		assertError(res, 413, 'M_TOO_LARGE');
+	});
+
+	// Spec: 404 M_NOT_FOUND for unknown media; ids are [A-Za-z0-9_-] only.
+	it('unknown media is 404 and traversal ids are refused', async () => {
+		assertError(await api(srv, 'GET', `/_matrix/client/v1/media/download/${srv.serverName}/nosuchmedia`, { token: bob.access_token }), 404, 'M_NOT_FOUND');
+		for (const id of ['..%2F..%2Fetc%2Fpasswd', '%2E%2E', 'a.b', 'a%00b']) {
+			const res = await api(srv, 'GET', `/_matrix/client/v1/media/download/${srv.serverName}/${id}`, { token: bob.access_token });
+			assert.ok([400, 404].includes(res.status), `${id}: ${res.status} ${res.text}`);
+			assert.ok(['M_INVALID_PARAM', 'M_NOT_FOUND', 'M_UNRECOGNIZED'].includes(res.json?.errcode), `${id}: ${res.text}`);
+		}
+		// Remote media is not fetched yet.
+		assertError(await api(srv, 'GET', '/_matrix/client/v1/media/download/elsewhere.example/abc', { token: bob.access_token }), 404, 'M_NOT_FOUND');
+	});
+
+	// Spec: GET /_matrix/client/v1/media/thumbnail: crop fills the box, scale keeps
+	// the aspect; a real PNG; never upscaled (small images come back as they are).
+	it('thumbnails have the requested bounds and a real image type', async () => {
+		const up = await alice.client.uploadContent(png, { type: 'image/png' });
+		const crop = await fetchBytes(thumb(up.content_uri, 'width=32&height=32&method=crop'), { token: bob.access_token });
+		assert.equal(crop.status, 200, crop.text);
+		assert.deepEqual(imageInfo(crop.bytes), { type: 'png', width: 32, height: 32 });
+		assert.equal(crop.headers.get('content-type'), 'image/png');
+		assert.match(crop.headers.get('content-disposition'), /^inline/);
+
+		const scale = await fetchBytes(thumb(up.content_uri, 'width=320&height=240&method=scale'), { token: bob.access_token });
+		assert.equal(scale.status, 200, scale.text);
+		assert.deepEqual(imageInfo(scale.bytes), { type: 'png', width: 320, height: 160 });
+
+		// A size not configured is made on demand, at least as large as asked.
+		const odd = await fetchBytes(thumb(up.content_uri, 'width=900&height=450&method=scale'), { token: bob.access_token });
+		assert.equal(odd.status, 200, odd.text);
+		assert.deepEqual(imageInfo(odd.bytes), { type: 'png', width: 900, height: 450 });
+
+		const small = await alice.client.uploadContent(smallPng, { type: 'image/png' });
+		const s = await fetchBytes(thumb(small.content_uri, 'width=96&height=96&method=crop'), { token: bob.access_token });
+		assert.equal(s.status, 200, s.text);
+		assert.ok(s.bytes.equals(smallPng), 'a small image comes back unchanged');
+
+		assertError(await api(srv, 'GET', thumb(up.content_uri, 'width=0&height=32'), { token: bob.access_token }), 400, 'M_INVALID_PARAM');
+		assertError(await api(srv, 'GET', thumb(up.content_uri, 'width=32&height=32&method=zoom'), { token: bob.access_token }), 400, 'M_INVALID_PARAM');
+	});
+
+	// Spec: thumbnail 400 "the server cannot thumbnail the content".
+	it('truncated, fake and non-image content gets a clear error on thumbnail', async () => {
+		const truncated = await alice.client.uploadContent(png.subarray(0, 300), { type: 'image/png' });
+		const fake = await alice.client.uploadContent(Buffer.from('<html>not a png</html>'), { type: 'image/png' });
+		const text = await alice.client.uploadContent(file, { type: 'text/plain' });
+		for (const up of [truncated, fake, text]) {
+			const res = await api(srv, 'GET', thumb(up.content_uri, 'width=32&height=32&method=crop'), { token: bob.access_token });
+			assertError(res, 400, 'M_UNKNOWN');
+			assert.match(res.json.error, /thumbnail/);
+		}
+	});
+
+	// Spec: POST /_matrix/media/v1/create, PUT /_matrix/media/v3/upload/{serverName}/{mediaId}.
+	it('async upload: create, wait, upload, download; only once and only by the creator', async () => {
+		const created = await api(srv, 'POST', '/_matrix/media/v1/create', { token: alice.access_token });
+		assert.equal(created.status, 200, created.text);
+		assert.ok(created.json.unused_expires_at > Date.now());
+		const uri = created.json.content_uri;
+
+		// Not uploaded yet: a short wait ends in 504 M_NOT_YET_UPLOADED.
+		assertError(await api(srv, 'GET', `${dl(uri)}?timeout_ms=200`, { token: bob.access_token }), 504, 'M_NOT_YET_UPLOADED');
+
+		// Bob may not fill alice's id.
+		const put = (token, body) => fetchBytes(`/_matrix/media/v3/upload/${uri.slice('mxc://'.length)}?filename=a.txt`, {
+			token, method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body,
+		});
+		const bobPut = await put(bob.access_token, 'bob was here');
+		assert.equal(bobPut.status, 403, bobPut.text);
+
+		// A waiting download is answered as soon as the upload lands.
+		const waiting = fetchBytes(`${dl(uri)}?timeout_ms=10000`, { token: bob.access_token });
+		await new Promise((r) => setTimeout(r, 200));
+		const ok = await put(alice.access_token, 'async content');
+		assert.equal(ok.status, 200, ok.text);
+		const got = await waiting;
+		assert.equal(got.status, 200, got.text);
+		assert.equal(got.text, 'async content');
+
+		const again = await put(alice.access_token, 'again');
+		assert.equal(again.status, 409, again.text);
+		assert.equal(again.json.errcode, 'M_CANNOT_OVERWRITE_MEDIA');
+		assert.equal((await fetchBytes(dl(uri), { token: bob.access_token })).text, 'async content');
+	});
+
+	// Synapse's max_pending_media_uploads (default 5): 429 M_LIMIT_EXCEEDED.
+	it('pending async uploads are limited per user', async () => {
+		let last;
+		for (let i = 0; i < 6; i++) last = await api(srv, 'POST', '/_matrix/media/v1/create', { token: bob.access_token });
+		assertError(last, 429, 'M_LIMIT_EXCEEDED');
+	});
+});
