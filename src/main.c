@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The myelin command: serve, generate-config, register-user.
+ * The myelin command: serve, generate-config, register-user, media purge.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "admin/cli.h"
+#include "admin/media_cli.h"
 #include "admin/register.h"
 #include "admin/routes.h"
 #include "client/routes.h"
@@ -46,6 +48,7 @@ static void mx_usage(FILE *f)
 		"[--enable-registration] [-c FILE]\n"
 		"       myelin register-user [-c FILE] [-k SECRET] [-u USER] [-p PASSWORD] "
 		"[-a|--no-admin] [URL]\n"
+		"       myelin media purge --before YYYY-MM-DD|UNIX_MS [-c FILE]\n"
 		"       myelin --version\n");
 }
 
@@ -104,6 +107,11 @@ static int mx_cmd_serve(const char *config_path)
 
 	if (mx_rand_init()) {
 		fprintf(stderr, "myelin: cannot initialise libsodium\n");
+		return 1;
+	}
+	/* Before any thread: URL previews use libcurl from the HTTP threads. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "myelin: cannot initialise libcurl\n");
 		return 1;
 	}
 	rc = mx_config_load(&cfg, config_path, err, sizeof(err));
@@ -283,6 +291,8 @@ int main(int argc, char **argv)
 		return mx_cmd_generate_config(argc - 1, argv + 1);
 	if (!strcmp(cmd, "register-user"))
 		return mx_cli_register_user(argc - 1, argv + 1);
+	if (!strcmp(cmd, "media"))
+		return mx_cli_media(argc - 1, argv + 1);
 	mx_usage(stderr);
 	return 2;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "core/rand.h"
 #include "http/request.h"
 #include "media/media.h"
+#include "media/preview.h"
 #include "media/thumbnail.h"
 #include "store/media.h"
 #include "sync/notifier.h"
@@ -343,6 +345,10 @@ static int mx_media_download(struct mx_req *req)
 						 mi.sha256);
 	if ((rc = mx_media_open(req, path, &fd, &size)))
 		return rc;
+	int64_t now = mx_clock_now_ms();
+	if (mi.last_access_ts < now - 3600 * 1000 &&
+	    mx_store_media_touch(req->srv->db, mx_req_param(req, 1), now))
+		mx_log_warn("media: cannot record the access of %s", mx_req_param(req, 1));
 	mx_media_safety_headers(req);
 	mx_req_add_header(req, "Content-Disposition",
 			  mx_media_disposition(&req->arena, type, name));
@@ -460,6 +466,137 @@ static int mx_media_thumbnail(struct mx_req *req)
 	return mx_req_reply_fd(req, 200, type, fd, size);
 }
 
+/* ---- URL previews ---- */
+
+#define MX_PREVIEW_CACHE_MS (3600 * 1000)
+#define MX_PREVIEW_TIMEOUT_MS 10000
+
+/* A fetch failure as Synapse answers it: 502, except refusals. */
+static int mx_preview_fail(struct mx_req *req, int rc, const char *msg)
+{
+	if (rc == MX_EFORBIDDEN || rc == MX_EINVALIDPARAM)
+		return mx_req_fail(req, rc, "%s", msg);
+	return mx_req_reply_json(req, 502, json_pack("{s:s, s:s}", "errcode", "M_UNKNOWN",
+						     "error", msg));
+}
+
+/* Store a fetched image as local media of user_id; its mxc URI, or NULL. */
+static const char *mx_preview_store_image(struct mx_req *req, const struct mx_preview_resp *r)
+{
+	const char *store = req->srv->cfg->media_store_path;
+	struct mx_media_upload *u;
+	char *sha = mx_arena_alloc(&req->arena, 65);
+	uint64_t size;
+	if (mx_media_upload_begin(store, &u))
+		return NULL;
+	if (mx_media_upload_write(u, r->body, r->len)) {
+		mx_media_upload_abort(u);
+		return NULL;
+	}
+	if (mx_media_upload_finish(u, store, sha, &size))
+		return NULL;
+	struct mx_media_content c = {.sha256 = sha, .size = (int64_t)size,
+				     .content_type = r->content_type, .upload_name = NULL};
+	const char *id = mx_media_new_id(req);
+	if (mx_store_media_add(req->srv->db, id, req->auth.user_id, &c))
+		return NULL;
+	mx_media_pregenerate(req, sha);
+	return mx_arena_printf(&req->arena, "mxc://%s/%s", req->srv->cfg->server_name, id);
+}
+
+/*
+ * SPEC: client-server-api#get_matrixclientv1mediapreview_url
+ * The fetch blocks this HTTP thread for up to 10 s (no lock is held):
+ * previews are rare and the thread pool absorbs them.
+ */
+static int mx_media_preview_url(struct mx_req *req)
+{
+	const struct mx_config *cfg = req->srv->cfg;
+	/* As Synapse, which does not register the endpoint when disabled. */
+	if (!cfg->url_preview_enabled)
+		return mx_req_fail(req, MX_EUNRECOGNIZED, "URL previews are disabled");
+	const char *url = mx_req_query(req, "url");
+	if (!url || !*url)
+		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing url");
+	if (strlen(url) > 2048)
+		return mx_req_fail(req, MX_EINVALIDPARAM, "URL too long");
+	int64_t now = mx_clock_now_ms(), ts = now;
+	const char *ts_s = mx_req_query(req, "ts");
+	if (ts_s) {
+		char *end;
+		long long v = strtoll(ts_s, &end, 10);
+		if (!*ts_s || *end || v < 0)
+			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid ts");
+		ts = v;
+	}
+	int64_t key_ts = ts - ts % MX_PREVIEW_CACHE_MS;
+	const char *cached;
+	if (!mx_store_url_preview_get(req->w->rconn, &req->arena, url, key_ts, now, &cached)) {
+		json_t *og = json_loads(cached, 0, NULL);
+		if (og)
+			return mx_req_reply_json(req, 200, og);
+	}
+	struct mx_preview_opts o = {
+		.block = cfg->url_preview_ip_range_blacklist,
+		.n_block = cfg->n_url_preview_ip_range_blacklist,
+		.allow = cfg->url_preview_ip_range_whitelist,
+		.n_allow = cfg->n_url_preview_ip_range_whitelist,
+		.max_size = cfg->max_spider_size,
+		.timeout_ms = MX_PREVIEW_TIMEOUT_MS,
+	};
+	struct mx_preview_resp r;
+	char err[256];
+	int rc = mx_preview_fetch(&o, url, &r, err, sizeof(err));
+	if (rc)
+		return mx_preview_fail(req, rc, err);
+	json_t *og;
+	const char *type = r.content_type ? r.content_type : "";
+	if (!strncasecmp(type, "image/", 6)) {
+		/* A URL that is itself an image previews as that image. */
+		og = json_object();
+		const char *mxc = mx_preview_store_image(req, &r);
+		if (mxc) {
+			json_object_set_new(og, "og:image", json_string(mxc));
+			json_object_set_new(og, "og:image:type", json_string(type));
+			json_object_set_new(og, "matrix:image:size", json_integer((json_int_t)r.len));
+		}
+	} else if (!strncasecmp(type, "text/html", 9) ||
+		   !strncasecmp(type, "application/xhtml", 17)) {
+		og = mx_preview_parse_html(r.body, r.len);
+		json_t *img = json_object_get(og, "og:image");
+		char *abs = json_is_string(img) ? mx_preview_resolve(r.url, json_string_value(img))
+						: NULL;
+		json_object_del(og, "og:image");
+		struct mx_preview_resp ir;
+		if (abs && !mx_preview_fetch(&o, abs, &ir, err, sizeof(err))) {
+			const char *itype = ir.content_type ? ir.content_type : "";
+			const char *mxc = !strncasecmp(itype, "image/", 6)
+						  ? mx_preview_store_image(req, &ir) : NULL;
+			if (mxc) {
+				json_object_set_new(og, "og:image", json_string(mxc));
+				json_object_set_new(og, "og:image:type", json_string(itype));
+				json_object_set_new(og, "matrix:image:size",
+						    json_integer((json_int_t)ir.len));
+			}
+			mx_preview_resp_release(&ir);
+		}
+		free(abs);
+	} else {
+		mx_preview_resp_release(&r);
+		return mx_preview_fail(req, MX_EIO, "Requested file's content type not allowed for "
+						    "this operation");
+	}
+	mx_preview_resp_release(&r);
+	char *text = json_dumps(og, JSON_COMPACT);
+	if (text) {
+		if (mx_store_url_preview_put(req->srv->db, url, key_ts, text,
+					     now + MX_PREVIEW_CACHE_MS))
+			mx_log_warn("media: cannot cache the preview of %s", url);
+		free(text);
+	}
+	return mx_req_reply_json(req, 200, og);
+}
+
 /* SPEC: client-server-api#get_matrixclientv1mediaconfig */
 static int mx_media_config(struct mx_req *req)
 {
@@ -489,6 +626,8 @@ const struct mx_route mx_media_routes[] = {
 	{MX_POST, "/_matrix/media/v1/create", mx_media_create, A, M, MX_RL_MESSAGE, 0},
 	{MX_GET, "/_matrix/client/v1/media/config", mx_media_config, A, M, MX_RL_NONE, 0},
 	{MX_GET, "/_matrix/media/v3/config", mx_media_config, A, M, MX_RL_NONE, 0},
+	{MX_GET, "/_matrix/client/v1/media/preview_url", mx_media_preview_url, A, M, MX_RL_NONE,
+	 0},
 	{MX_GET, "/_matrix/client/v1/media/download/{serverName}/{mediaId}", mx_media_download, A,
 	 M, MX_RL_NONE, 0},
 	{MX_GET, "/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}",

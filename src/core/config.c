@@ -37,6 +37,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/iprange.h"
 #include "core/mem.h"
 
 #define CFG_PATH_MAX 256
@@ -922,6 +923,41 @@ static void set_defaults(struct mx_config *cfg)
 	cfg->n_thumbnail_sizes = MX_ARRAY_LEN(thumbs);
 	cfg->http_threads = 0;
 	cfg->max_connections = 10000;
+	cfg->max_spider_size = 10LL << 20;
+}
+
+/*
+ * A list of CIDR ranges (url_preview_ip_range_*). *out is heap (released
+ * with the config); extra entries (NULL-terminated) are appended.
+ */
+static int parse_ipranges(struct cfg *c, yaml_node_t *root, const char *key,
+			  const char *const *extra, struct mx_iprange **out, size_t *n)
+{
+	yaml_node_t *seq;
+	int rc = get_seq(c, root, "", key, &seq);
+	if (rc)
+		return rc;
+	size_t len = seq ? (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start)
+			 : 0;
+	size_t n_extra = 0;
+	while (extra && extra[n_extra])
+		n_extra++;
+	*out = mx_xmalloc((len + n_extra + 1) * sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < len; i++) {
+		yaml_node_t *v = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+		char path[CFG_PATH_MAX];
+		snprintf(path, sizeof(path), "%s[%zu]", key, i);
+		if (!v || v->type != YAML_SCALAR_NODE ||
+		    mx_iprange_parse(scalar_str(v), &(*out)[*n]))
+			return cfg_fail(c, v ? v : seq, path,
+					"expected an IP address or CIDR range");
+		(*n)++;
+	}
+	for (size_t i = 0; i < n_extra; i++)
+		if (!mx_iprange_parse(extra[i], &(*out)[*n]))
+			(*n)++;
+	return 0;
 }
 
 /* thumbnail_sizes: [{width, height, method: crop|scale}], as Synapse. */
@@ -1084,9 +1120,25 @@ static int parse_root(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 	    (rc = get_duration(c, root, "", "unused_expiration_time",
 			       &cfg->unused_expiration_time_ms)) ||
 	    (rc = parse_thumbnail_sizes(c, cfg, root)) ||
+	    (rc = get_bool(c, root, "", "url_preview_enabled", &cfg->url_preview_enabled)) ||
+	    (rc = get_size(c, root, "", "max_spider_size", &cfg->max_spider_size)) ||
+	    (rc = parse_ipranges(c, root, "url_preview_ip_range_whitelist", NULL,
+				 &cfg->url_preview_ip_range_whitelist,
+				 &cfg->n_url_preview_ip_range_whitelist)) ||
 	    (rc = get_int(c, root, "", "http_threads", 0, 1024, &cfg->http_threads)) ||
 	    (rc = get_int(c, root, "", "max_connections", 1, 1000000, &cfg->max_connections)) ||
 	    (rc = get_str(c, root, "", "log_level", &cfg->log_level)))
+		return rc;
+	/* As Synapse: previews need an explicit blacklist, and 0.0.0.0 and ::
+	 * (unroutable, but "this host" to connect()) are always on it. */
+	static const char *const always_blocked[] = {"0.0.0.0", "::", NULL};
+	if (cfg->url_preview_enabled && !map_get(c, root, "url_preview_ip_range_blacklist"))
+		return cfg_fail(c, map_get(c, root, "url_preview_enabled"), "url_preview_enabled",
+				"url_preview_ip_range_blacklist is required when URL previews "
+				"are enabled");
+	if ((rc = parse_ipranges(c, root, "url_preview_ip_range_blacklist", always_blocked,
+				 &cfg->url_preview_ip_range_blacklist,
+				 &cfg->n_url_preview_ip_range_blacklist)))
 		return rc;
 	if (cfg->max_request_body_size < 1024)
 		return cfg_fail(c, map_get(c, root, "max_request_body_size"),
@@ -1201,6 +1253,8 @@ void mx_config_release(struct mx_config *cfg)
 	free(cfg->registration_shared_secret);
 	free(cfg->default_room_version);
 	free(cfg->media_store_path);
+	free(cfg->url_preview_ip_range_blacklist);
+	free(cfg->url_preview_ip_range_whitelist);
 	free(cfg->log_level);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -1485,6 +1539,34 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"\n"
 		"# Largest upload accepted.\n"
 		"max_upload_size: 50M\n"
+		"\n"
+		"# URL previews fetch pages on behalf of users: off by default. When\n"
+		"# enabled, addresses in url_preview_ip_range_blacklist (required) are\n"
+		"# never fetched unless listed in url_preview_ip_range_whitelist.\n"
+		"url_preview_enabled: false\n"
+		"url_preview_ip_range_blacklist:\n"
+		"  - '127.0.0.0/8'\n"
+		"  - '10.0.0.0/8'\n"
+		"  - '172.16.0.0/12'\n"
+		"  - '192.168.0.0/16'\n"
+		"  - '100.64.0.0/10'\n"
+		"  - '192.0.0.0/24'\n"
+		"  - '169.254.0.0/16'\n"
+		"  - '192.88.99.0/24'\n"
+		"  - '198.18.0.0/15'\n"
+		"  - '192.0.2.0/24'\n"
+		"  - '198.51.100.0/24'\n"
+		"  - '203.0.113.0/24'\n"
+		"  - '224.0.0.0/4'\n"
+		"  - '::1/128'\n"
+		"  - 'fe80::/10'\n"
+		"  - 'fc00::/7'\n"
+		"  - '2001:db8::/32'\n"
+		"  - 'ff00::/8'\n"
+		"  - 'fec0::/10'\n"
+		"#url_preview_ip_range_whitelist:\n"
+		"#  - '192.168.1.1'\n"
+		"max_spider_size: 10M\n"
 		"\n"
 		"## Signing keys ##\n"
 		"\n"

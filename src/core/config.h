@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/iprange.h"
+
 enum mx_listener_resource {
 	MX_RES_CLIENT = 1 << 0,     /* /_matrix/client, /.well-known/matrix/client */
 	MX_RES_FEDERATION = 1 << 1, /* /_matrix/federation, /.well-known/matrix/server */
@@ -84,6 +86,12 @@ struct mx_config {
 		bool crop;                /* method: crop (else scale) */
 	} thumbnail_sizes[MX_CONFIG_MAX_THUMBNAIL_SIZES];
 	size_t n_thumbnail_sizes;
+	bool url_preview_enabled;     /* url_preview_enabled (default false) */
+	struct mx_iprange *url_preview_ip_range_blacklist; /* required when enabled; + 0.0.0.0, :: */
+	size_t n_url_preview_ip_range_blacklist;
+	struct mx_iprange *url_preview_ip_range_whitelist; /* url_preview_ip_range_whitelist */
+	size_t n_url_preview_ip_range_whitelist;
+	int64_t max_spider_size;      /* max_spider_size: largest page or image fetched (10M) */
 
 	int http_threads;             /* myelin: HTTP threads, 0 = one per core */
 	int max_connections;          /* myelin: concurrent connection limit */

@@ -404,6 +404,8 @@ static int mx_store_logout_job(struct mx_db_conn *c, void *arg)
 		int rc = mx_store_revoke_device_tokens(c, j->user_id, NULL);
 		if (!rc)
 			rc = mx_db_run(c, "DELETE FROM devices WHERE user_id = ?", "s", j->user_id);
+		if (!rc)
+			rc = mx__store_e2ee_user_devices_gone(c, j->user_id, NULL);
 		return rc;
 	}
 	struct mx_db_stmt *st;
@@ -420,6 +422,8 @@ static int mx_store_logout_job(struct mx_db_conn *c, void *arg)
 	if (!rc)
 		rc = mx_db_run(c, "DELETE FROM devices WHERE user_id = ? AND device_id = ?", "ss",
 			       user, device);
+	if (!rc)
+		rc = mx__store_e2ee_device_gone(c, user, device);
 	return rc;
 }
 
@@ -528,6 +532,9 @@ static int mx_store_password_job(struct mx_db_conn *c, void *arg)
 	if (!rc)
 		rc = mx_db_run(c, "DELETE FROM devices WHERE user_id = ? AND device_id != ?", "ss",
 			       j->user_id, keep);
+	/* The deleted devices' keys and inboxes go with them (as in devices_delete). */
+	if (!rc)
+		rc = mx__store_e2ee_user_devices_gone(c, j->user_id, keep);
 	return rc;
 }
 
@@ -553,6 +560,8 @@ static int mx_store_deactivate_job(struct mx_db_conn *c, void *arg)
 		rc = mx_store_revoke_device_tokens(c, j->user_id, NULL);
 	if (!rc)
 		rc = mx_db_run(c, "DELETE FROM devices WHERE user_id = ?", "s", j->user_id);
+	if (!rc)
+		rc = mx__store_e2ee_user_devices_gone(c, j->user_id, NULL);
 	if (!rc)
 		rc = mx_db_run(c, "DELETE FROM profile_fields WHERE user_id = ?", "s", j->user_id);
 	if (!rc && j->actor && strcmp(j->actor, j->user_id) != 0)

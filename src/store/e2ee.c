@@ -280,6 +280,24 @@ int mx__store_e2ee_device_gone(struct mx_db_conn *c, const char *user_id, const 
 	return mx_e2ee_list_change(c, user_id);
 }
 
+int mx__store_e2ee_user_devices_gone(struct mx_db_conn *c, const char *user_id, const char *keep)
+{
+	/* Device IDs are never empty, so "" keeps none. */
+	static const char *const sql[] = {
+		"DELETE FROM e2e_device_keys WHERE user_id = ? AND device_id != ?",
+		"DELETE FROM e2e_one_time_keys WHERE user_id = ? AND device_id != ?",
+		"DELETE FROM e2e_fallback_keys WHERE user_id = ? AND device_id != ?",
+		"DELETE FROM to_device_inbox WHERE user_id = ? AND device_id != ?",
+		"DELETE FROM to_device_txns WHERE user_id = ? AND device_id != ?",
+	};
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		int rc = mx_db_run(c, sql[i], "ss", user_id, keep ? keep : "");
+		if (rc)
+			return rc;
+	}
+	return mx_e2ee_list_change(c, user_id);
+}
+
 /* ---- device-list queries ---- */
 
 static int mx_e2ee_collect(struct mx_db_stmt *st, struct mx_arena *a, const char ***users, size_t *n)

@@ -92,6 +92,13 @@ int mx_store_e2ee_claim(struct mx_db *db, struct mx_arena *a, struct mx_e2ee_cla
  */
 int mx__store_e2ee_device_gone(struct mx_db_conn *c, const char *user_id, const char *device_id);
 
+/*
+ * Inside a write job: the same for every device of user_id except keep
+ * (NULL: all of them), with one device-list change. For logout/all,
+ * password changes with logout_devices, and deactivation.
+ */
+int mx__store_e2ee_user_devices_gone(struct mx_db_conn *c, const char *user_id, const char *keep);
+
 /* The distinct users with device-list changes in (from, to] (arena). */
 int mx_store_e2ee_changed_users(struct mx_db_conn *c, struct mx_arena *a, int64_t from, int64_t to,
 				const char ***users, size_t *n);

@@ -24,6 +24,7 @@ struct mx_media_info {
 	int64_t size;
 	int64_t created_ts;
 	int64_t expires_ts;       /* pending only: last moment to upload; else 0 */
+	int64_t last_access_ts;   /* last recorded download (hour precision); 0 = never */
 };
 
 /* The content a finished upload stores (strings borrowed). */
@@ -54,5 +55,36 @@ int mx_store_media_fill(struct mx_db *db, const char *media_id, const char *user
 /* Look up a media id; strings live in a. MX_ENOTFOUND if unknown. */
 int mx_store_media_get(struct mx_db_conn *c, struct mx_arena *a, const char *media_id,
 		       struct mx_media_info *out);
+
+/* Note a download of media_id at now (kept to the hour: at most one write an hour). */
+int mx_store_media_touch(struct mx_db *db, const char *media_id, int64_t now);
+
+/* Local media removed by mx_store_media_purge (all in the caller's arena). */
+struct mx_media_purged {
+	const char **media_ids;  /* n_media ids whose rows were deleted */
+	size_t n_media;
+	const char **orphans;    /* hex hashes no remaining row names: delete their files */
+	size_t n_orphans;
+	int64_t n_previews;      /* url_previews rows dropped (expired or older than before) */
+};
+
+/*
+ * Delete every local media row neither downloaded nor created at or after
+ * before_ms (pending reservations included), and the URL preview cache
+ * entries that expired or were made before it. Fills *out; the caller
+ * deletes the orphans' files and thumbnails.
+ */
+int mx_store_media_purge(struct mx_db *db, struct mx_arena *a, int64_t before_ms,
+			 struct mx_media_purged *out);
+
+/*
+ * URL preview cache. The OpenGraph JSON text cached for (url, ts) while
+ * unexpired at now, in a; MX_ENOTFOUND otherwise.
+ */
+int mx_store_url_preview_get(struct mx_db_conn *c, struct mx_arena *a, const char *url,
+			     int64_t ts, int64_t now, const char **og);
+/* Cache og (JSON text) for (url, ts) until expires_ts (replacing any entry). */
+int mx_store_url_preview_put(struct mx_db *db, const char *url, int64_t ts, const char *og,
+			     int64_t expires_ts);
 
 #endif

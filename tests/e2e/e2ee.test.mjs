@@ -131,6 +131,59 @@ describe('e2ee: keys API (raw)', () => {
 	});
 });
 
+// Spec: "Tracking the device list for a user": devices deleted by a password
+// change with logout_devices, by logout and by deactivation lose their keys
+// and pending to-device messages, and are a device-list change of their user
+// seen by the users sharing a room.
+describe('e2ee: account-wide device removal (raw)', () => {
+	let alice, bob;
+	const uia = (path, body, user, pw) => async () => {
+		const first = await post(user, path, body);
+		assert.equal(first.status, 401, first.text);
+		return post(user, path, { ...body, auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: user.userId }, password: pw, session: first.json.session } });
+	};
+	before(async () => {
+		alice = await register(srv, 'gonealice', 'pw-ga', { device_id: 'GA1' });
+		bob = await register(srv, 'gonebob', 'pw-gb', { device_id: 'GB1' });
+		const room = await alice.client.createRoom({ preset: 'private_chat', invite: [bob.userId] });
+		await bob.client.joinRoom(room.room_id);
+	});
+
+	it('a password change with logout_devices deletes the other devices\' keys and inboxes', async () => {
+		const second = await login(srv, bob.userId, 'pw-gb', { device_id: 'GB2' });
+		const d2 = fakeDevice(bob.userId, 'GB2');
+		assert.equal((await post(second, '/keys/upload', { device_keys: d2.deviceKeys, one_time_keys: d2.otks(2) })).status, 200);
+		const put = await api(srv, 'PUT', '/_matrix/client/v3/sendToDevice/m.test/gone1', { token: alice.accessToken, json: { messages: { [bob.userId]: { GB2: { stale: true } } } } });
+		assert.equal(put.status, 200, put.text);
+		const a0 = await rawSync(srv, alice);
+		const done = await uia('/account/password', { new_password: 'pw-gb2', logout_devices: true }, bob, 'pw-gb')();
+		assert.equal(done.status, 200, done.text);
+		const a1 = await rawSync(srv, alice, { since: a0.next_batch, timeout: 5000 });
+		assert.ok(a1.device_lists?.changed?.includes(bob.userId), JSON.stringify(a1.device_lists));
+		const q = await post(alice, '/keys/query', { device_keys: { [bob.userId]: [] } });
+		assert.deepEqual(Object.keys(q.json.device_keys[bob.userId]), [], 'GB2 keys gone');
+		const cl = await post(alice, '/keys/claim', { one_time_keys: { [bob.userId]: { GB2: 'signed_curve25519' } } });
+		assert.deepEqual(cl.json.one_time_keys[bob.userId] ?? {}, {}, 'GB2 one-time keys gone');
+		// The same device ID logged in again starts with an empty inbox.
+		const again = await login(srv, bob.userId, 'pw-gb2', { device_id: 'GB2' });
+		const s = await rawSync(srv, again);
+		assert.deepEqual(s.to_device?.events ?? [], [], 'no stale to-device messages');
+	});
+
+	it('deactivation deletes every device\'s keys', async () => {
+		const d1 = fakeDevice(bob.userId, 'GB1');
+		assert.equal((await post(bob, '/keys/upload', { device_keys: d1.deviceKeys, one_time_keys: d1.otks(1) })).status, 200);
+		const q0 = await post(alice, '/keys/query', { device_keys: { [bob.userId]: [] } });
+		assert.ok(q0.json.device_keys[bob.userId].GB1);
+		const done = await uia('/account/deactivate', {}, bob, 'pw-gb2')();
+		assert.equal(done.status, 200, done.text);
+		const q = await post(alice, '/keys/query', { device_keys: { [bob.userId]: [] } });
+		assert.deepEqual(q.json.device_keys[bob.userId] ?? {}, {}, 'no keys left');
+		const cl = await post(alice, '/keys/claim', { one_time_keys: { [bob.userId]: { GB1: 'signed_curve25519' } } });
+		assert.deepEqual(cl.json.one_time_keys[bob.userId] ?? {}, {});
+	});
+});
+
 describe('e2ee: to-device (raw)', () => {
 	let alice, bob;
 	before(async () => {
