@@ -53,6 +53,31 @@ static void mx_media_recv_close(struct mx_req *req)
 	}
 }
 
+/*
+ * Whether user's uploads within every media_upload_limits period plus
+ * size more bytes stay within that period's max_size. Replies when not
+ * (as Synapse: 400 M_RESOURCE_LIMIT_EXCEEDED) or on a database error.
+ */
+static int mx_media_quota_check(struct mx_req *req, int64_t size)
+{
+	const struct mx_config *cfg = req->srv->cfg;
+	int64_t now = mx_clock_now_ms();
+	for (size_t i = 0; i < cfg->n_media_upload_limits; i++) {
+		const struct mx_config_upload_limit *l = &cfg->media_upload_limits[i];
+		int64_t used;
+		int rc = mx_store_media_uploaded_size(req->w->rconn, req->auth.user_id,
+						      now - l->time_period_ms, &used);
+		if (rc)
+			return mx_req_fail(req, rc, NULL);
+		if (used + size > l->max_size)
+			return mx_req_fail_json(req, MX_ERESOURCELIMIT, 400,
+						json_pack("{s:s, s:s}", "errcode",
+							  "M_RESOURCE_LIMIT_EXCEEDED", "error",
+							  "Upload request exceeds media upload limit"));
+	}
+	return 0;
+}
+
 /* One streamed chunk: append it to the upload's temp file. */
 static int mx_media_recv_chunk(struct mx_req *req)
 {
@@ -64,7 +89,14 @@ static int mx_media_recv_chunk(struct mx_req *req)
 		req->on_close = mx_media_recv_close;
 	}
 	if (!r->u) {
-		int rc = mx_media_upload_begin(req->srv->cfg->media_store_path, &r->u);
+		/* Refuse early on the announced size; the finish checks the real one. */
+		const char *cl = mx_req_header(req, "Content-Length");
+		char *end;
+		long long n = cl ? strtoll(cl, &end, 10) : -1;
+		int rc;
+		if (cl && *cl && !*end && n >= 0 && (rc = mx_media_quota_check(req, n)))
+			return rc;
+		rc = mx_media_upload_begin(req->srv->cfg->media_store_path, &r->u);
 		if (rc) {
 			mx_log_error("media: cannot create a file under %s",
 				     req->srv->cfg->media_store_path);
@@ -89,6 +121,11 @@ static int mx_media_recv_finish(struct mx_req *req, struct mx_media_content *c)
 		return mx_req_fail(req, rc, "Cannot store the upload");
 	if (r)
 		r->u = NULL; /* finish frees it */
+	/* SPEC-less (Synapse's media_upload_limits): refused, nothing is kept. */
+	if ((rc = mx_media_quota_check(req, (int64_t)mx_media_upload_size(u)))) {
+		mx_media_upload_abort(u);
+		return rc;
+	}
 	char *sha = mx_arena_alloc(&req->arena, 65);
 	uint64_t size;
 	if ((rc = mx_media_upload_finish(u, store, sha, &size)))
@@ -116,12 +153,13 @@ static int mx_media_upload_meta(struct mx_req *req, struct mx_media_content *c)
 
 /* ---- thumbnails on disk ---- */
 
+/* An animated thumbnail is cached beside the static one of the same size. */
 static const char *mx_media_thumb_path(struct mx_req *req, const char *sha, int w, int h,
-				       bool crop)
+				       bool crop, bool animated)
 {
-	return mx_arena_printf(&req->arena, "%s/thumbnails/%.2s/%.2s/%s/%dx%d-%s",
+	return mx_arena_printf(&req->arena, "%s/thumbnails/%.2s/%.2s/%s/%dx%d-%s%s",
 			       req->srv->cfg->media_store_path, sha, sha + 2, sha, w, h,
-			       crop ? "crop" : "scale");
+			       crop ? "crop" : "scale", animated ? "-anim" : "");
 }
 
 /*
@@ -140,7 +178,8 @@ static void mx_media_pregenerate(struct mx_req *req, const char *sha)
 		const struct mx_config_thumbnail *t = &cfg->thumbnail_sizes[i];
 		if (w <= t->width && h <= t->height)
 			continue; /* served as the original */
-		const char *dst = mx_media_thumb_path(req, sha, t->width, t->height, t->crop);
+		const char *dst = mx_media_thumb_path(req, sha, t->width, t->height, t->crop,
+						      false);
 		struct stat st;
 		if (!stat(dst, &st) || mx_media_mkdirs(dst))
 			continue;
@@ -404,12 +443,12 @@ static int mx_media_thumbnail(struct mx_req *req)
 	if (method && strcmp(method, "crop") && strcmp(method, "scale"))
 		return mx_req_fail(req, MX_EINVALIDPARAM, "method must be crop or scale");
 	bool crop = method && !strcmp(method, "crop");
-	/* animated: we only make static thumbnails, which the spec allows
-	 * ("When not provided, the server SHOULD NOT return an animated
-	 * thumbnail"; when true, "if possible and supported"). */
+	/* SPEC: animated: when true, an animated thumbnail "if possible and
+	 * supported"; when false it MUST NOT be, and when absent SHOULD NOT. */
 	const char *animated = mx_req_query(req, "animated");
 	if (animated && strcmp(animated, "true") && strcmp(animated, "false"))
 		return mx_req_fail(req, MX_EINVALIDPARAM, "animated must be true or false");
+	bool want_anim = animated && !strcmp(animated, "true");
 
 	struct mx_media_info mi;
 	if ((rc = mx_media_lookup(req, &mi)))
@@ -425,22 +464,34 @@ static int mx_media_thumbnail(struct mx_req *req)
 	bool cached = mx_media_thumb_size(cfg, &w, &h, crop);
 	const char *path, *type;
 	bool temp = false;
-	if (iw <= w && ih <= h) {
+	int pages = mx_thumbnail_pages(src);
+	/* SPEC: "When true and the media cannot be animated ... the server
+	 * SHOULD behave as though animated is false": so too when decoding
+	 * every frame would exceed max_image_pixels. */
+	bool anim = want_anim && pages > 1 && (int64_t)iw * ih * pages <= cfg->max_image_pixels;
+	/* libvips 8.14 crops an animation as one tall image (one frame out):
+	 * animated crops are made static until frame-wise cropping is done. */
+	if (anim && crop && !(iw <= w && ih <= h))
+		anim = false;
+	if (iw <= w && ih <= h && (anim || pages == 1)) {
 		/* SPEC: #thumbnails: content smaller than requested is served as is. */
 		path = src;
 		type = src_type;
 	} else {
-		path = cached ? mx_media_thumb_path(req, mi.sha256, w, h, crop)
+		path = cached ? mx_media_thumb_path(req, mi.sha256, w, h, crop, anim)
 			      : mx_arena_printf(&req->arena, "%s/tmp/thumb-%llx",
 						cfg->media_store_path,
 						(unsigned long long)mx_rand_u64());
 		temp = !cached;
 		struct stat st;
-		type = mx_thumbnail_type_for(src_type);
+		type = anim ? "image/webp" : mx_thumbnail_type_for(src_type);
 		if (stat(path, &st)) {
 			if (mx_media_mkdirs(path))
 				return mx_req_fail(req, MX_EIO, "Cannot store the thumbnail");
-			rc = mx_thumbnail_make(src, path, w, h, crop, cfg->max_image_pixels, &type);
+			rc = anim ? mx_thumbnail_make_animated(src, path, w, h, crop,
+							       cfg->max_image_pixels, &type)
+				  : mx_thumbnail_make(src, path, w, h, crop, cfg->max_image_pixels,
+						      &type);
 			if (rc == MX_EINVALID)
 				return mx_req_fail(req, MX_EBADREQUEST,
 						   "Cannot generate a thumbnail: the image is corrupt "

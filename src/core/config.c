@@ -995,6 +995,34 @@ static int parse_thumbnail_sizes(struct cfg *c, struct mx_config *cfg, yaml_node
 	return 0;
 }
 
+/* media_upload_limits: [{time_period, max_size}], as Synapse. */
+static int parse_media_upload_limits(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
+{
+	yaml_node_t *seq;
+	int rc = get_seq(c, root, "", "media_upload_limits", &seq);
+	if (rc || !seq)
+		return rc;
+	if (seq_len(seq) > MX_CONFIG_MAX_UPLOAD_LIMITS)
+		return cfg_fail(c, seq, "media_upload_limits", "at most 16 limits");
+	cfg->n_media_upload_limits = 0;
+	for (size_t i = 0; i < seq_len(seq); i++) {
+		yaml_node_t *e = seq_at(c, seq, i);
+		char base[CFG_PATH_MAX];
+		snprintf(base, sizeof(base), "media_upload_limits[%zu]", i);
+		if (!e || e->type != YAML_MAPPING_NODE)
+			return cfg_fail(c, e ? e : seq, base, "expected a mapping");
+		struct mx_config_upload_limit *l = &cfg->media_upload_limits[i];
+		l->time_period_ms = l->max_size = -1;
+		if ((rc = get_duration(c, e, base, "time_period", &l->time_period_ms)) ||
+		    (rc = get_size(c, e, base, "max_size", &l->max_size)))
+			return rc;
+		if (l->time_period_ms <= 0 || l->max_size < 0)
+			return cfg_fail(c, e, base, "time_period and max_size are required");
+		cfg->n_media_upload_limits++;
+	}
+	return 0;
+}
+
 static int parse_password_config(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 {
 	yaml_node_t *pc, *policy;
@@ -1120,6 +1148,7 @@ static int parse_root(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 	    (rc = get_duration(c, root, "", "unused_expiration_time",
 			       &cfg->unused_expiration_time_ms)) ||
 	    (rc = parse_thumbnail_sizes(c, cfg, root)) ||
+	    (rc = parse_media_upload_limits(c, cfg, root)) ||
 	    (rc = get_bool(c, root, "", "url_preview_enabled", &cfg->url_preview_enabled)) ||
 	    (rc = get_size(c, root, "", "max_spider_size", &cfg->max_spider_size)) ||
 	    (rc = parse_ipranges(c, root, "url_preview_ip_range_whitelist", NULL,

@@ -35,6 +35,7 @@ struct mx_config_ratelimit {
 };
 
 #define MX_CONFIG_MAX_THUMBNAIL_SIZES 16
+#define MX_CONFIG_MAX_UPLOAD_LIMITS 16
 
 struct mx_config {
 	char *config_path;            /* the file read */
@@ -86,6 +87,11 @@ struct mx_config {
 		bool crop;                /* method: crop (else scale) */
 	} thumbnail_sizes[MX_CONFIG_MAX_THUMBNAIL_SIZES];
 	size_t n_thumbnail_sizes;
+	struct mx_config_upload_limit { /* media_upload_limits: per-user upload quota */
+		int64_t time_period_ms;   /* time_period */
+		int64_t max_size;         /* max_size: bytes per user within the period */
+	} media_upload_limits[MX_CONFIG_MAX_UPLOAD_LIMITS];
+	size_t n_media_upload_limits; /* 0: no quota (the default) */
 	bool url_preview_enabled;     /* url_preview_enabled (default false) */
 	struct mx_iprange *url_preview_ip_range_blacklist; /* required when enabled; + 0.0.0.0, :: */
 	size_t n_url_preview_ip_range_blacklist;

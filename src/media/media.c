@@ -185,6 +185,11 @@ int mx_media_upload_write(struct mx_media_upload *u, const void *p, size_t n)
 	return 0;
 }
 
+uint64_t mx_media_upload_size(const struct mx_media_upload *u)
+{
+	return u->size;
+}
+
 static void mx_media_upload_free(struct mx_media_upload *u, bool unlink_tmp)
 {
 	if (u->fd >= 0)

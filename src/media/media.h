@@ -73,6 +73,8 @@ int mx_media_upload_write(struct mx_media_upload *u, const void *p, size_t n);
  */
 int mx_media_upload_finish(struct mx_media_upload *u, const char *store, char sha_hex[65],
 			   uint64_t *size);
+/* The bytes written to u so far. */
+uint64_t mx_media_upload_size(const struct mx_media_upload *u);
 /* Drop an upload: remove the temp file and free u. NULL is a no-op. */
 void mx_media_upload_abort(struct mx_media_upload *u);
 

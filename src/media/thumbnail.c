@@ -74,29 +74,67 @@ const char *mx_thumbnail_type_for(const char *src_type)
 	return src_type && !strcmp(src_type, "image/jpeg") ? "image/jpeg" : "image/png";
 }
 
-int mx_thumbnail_make(const char *src, const char *dst, int width, int height, bool crop,
-		      int64_t max_pixels, const char **type)
+int mx_thumbnail_pages(const char *path)
+{
+	int w, h;
+	const char *type;
+	if (mx_thumbnail_probe(path, &w, &h, &type) ||
+	    (strcmp(type, "image/gif") && strcmp(type, "image/webp")))
+		return 1;
+	VipsImage *im = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+	if (!im) {
+		vips_error_clear();
+		return 1;
+	}
+	int n = vips_image_get_n_pages(im);
+	g_object_unref(im);
+	return n > 1 ? n : 1;
+}
+
+/*
+ * Both makers. An animated source is loaded with all its pages (n=-1) as
+ * one tall image with page-height metadata; vips_thumbnail scales each
+ * frame and webpsave writes an animation from it.
+ */
+static int mx_thumbnail_run(const char *src, const char *dst, int width, int height, bool crop,
+			    int64_t max_pixels, bool animated, const char **type)
 {
 	int w, h, rc;
 	const char *src_type;
-	VipsImage *out = NULL;
+	VipsImage *in = NULL, *out = NULL;
 	char *tmp = NULL;
 	if ((rc = mx_thumbnail_probe(src, &w, &h, &src_type)))
 		return rc;
-	if ((int64_t)w * h > max_pixels)
+	int pages = animated ? mx_thumbnail_pages(src) : 1;
+	if (animated && pages < 2)
+		return MX_EINVALID;
+	/* Every frame is decoded: bound the work by frames x pixels. */
+	if ((int64_t)w * h > max_pixels || (int64_t)w * h * pages > max_pixels)
 		return MX_ETOOLARGE;
-	*type = mx_thumbnail_type_for(src_type);
+	*type = animated ? "image/webp" : mx_thumbnail_type_for(src_type);
 	/* fail_on error: a truncated file is an error, not a grey half image. */
-	if (vips_thumbnail(src, &out, width, "height", height, "size", VIPS_SIZE_DOWN, "crop",
-			   crop ? VIPS_INTERESTING_CENTRE : VIPS_INTERESTING_NONE, "fail_on",
-			   VIPS_FAIL_ON_ERROR, NULL)) {
+	VipsInteresting how = crop ? VIPS_INTERESTING_CENTRE : VIPS_INTERESTING_NONE;
+	if (animated) {
+		/* This libvips takes loader options only in the file name, which
+		 * could be misread: load all pages here and thumbnail the image
+		 * (GIF and WebP have no shrink-on-load to lose). */
+		in = vips_image_new_from_file(src, "n", -1, "access", VIPS_ACCESS_SEQUENTIAL,
+					      "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+		if (!in || vips_thumbnail_image(in, &out, width, "height", height, "size",
+						VIPS_SIZE_DOWN, "crop", how, NULL)) {
+			rc = MX_EINVALID;
+			goto out;
+		}
+	} else if (vips_thumbnail(src, &out, width, "height", height, "size", VIPS_SIZE_DOWN,
+				  "crop", how, "fail_on", VIPS_FAIL_ON_ERROR, NULL)) {
 		rc = MX_EINVALID;
 		goto out;
 	}
 	char name[17];
 	mx_rand_token(name, sizeof(name));
 	tmp = mx_xasprintf("%s.%s.tmp", dst, name);
-	int vrc = !strcmp(*type, "image/jpeg")
+	int vrc = animated ? vips_webpsave(out, tmp, "Q", 75, "strip", TRUE, NULL)
+		  : !strcmp(*type, "image/jpeg")
 			  ? vips_jpegsave(out, tmp, "Q", 80, "strip", TRUE, NULL)
 			  : vips_pngsave(out, tmp, "compression", 6, "strip", TRUE, NULL);
 	if (vrc || rename(tmp, dst)) {
@@ -111,6 +149,20 @@ out:
 		vips_error_clear();
 	if (out)
 		g_object_unref(out);
+	if (in)
+		g_object_unref(in);
 	free(tmp);
 	return rc;
+}
+
+int mx_thumbnail_make(const char *src, const char *dst, int width, int height, bool crop,
+		      int64_t max_pixels, const char **type)
+{
+	return mx_thumbnail_run(src, dst, width, height, crop, max_pixels, false, type);
+}
+
+int mx_thumbnail_make_animated(const char *src, const char *dst, int width, int height,
+			       bool crop, int64_t max_pixels, const char **type)
+{
+	return mx_thumbnail_run(src, dst, width, height, crop, max_pixels, true, type);
 }

@@ -31,6 +31,24 @@ int mx_thumbnail_probe(const char *path, int *width, int *height, const char **t
 int mx_thumbnail_make(const char *src, const char *dst, int width, int height, bool crop,
 		      int64_t max_pixels, const char **type);
 
+/*
+ * The number of frames of an image (GIF and WebP may hold several; 1 for
+ * the others, or when the header does not say). Reads the header only.
+ */
+int mx_thumbnail_pages(const char *path);
+
+/*
+ * As mx_thumbnail_make, keeping every frame of an animated GIF or WebP:
+ * the result is an animated WebP (*type "image/webp"), each frame no
+ * larger than width x height (crop is not frame-wise in libvips 8.14:
+ * callers scale animations). MX_EINVALID if src is not animated (the
+ * caller makes a static one instead), MX_ETOOLARGE if frames x pixels
+ * exceed max_pixels.
+ * SPEC: client-server-api#get_matrixclientv1mediathumbnailservernamemediaid (animated)
+ */
+int mx_thumbnail_make_animated(const char *src, const char *dst, int width, int height,
+			       bool crop, int64_t max_pixels, const char **type);
+
 /* The type mx_thumbnail_make produces for a source type (static). */
 const char *mx_thumbnail_type_for(const char *src_type);
 

@@ -127,6 +127,21 @@ int mx_store_media_get(struct mx_db_conn *c, struct mx_arena *a, const char *med
 	return 0;
 }
 
+int mx_store_media_uploaded_size(struct mx_db_conn *c, const char *user_id, int64_t since_ms,
+				 int64_t *bytes)
+{
+	struct mx_db_stmt *st;
+	int rc = mx_db_query(c, &st,
+			     "SELECT COALESCE(SUM(size), 0) FROM local_media WHERE user_id = ?"
+			     " AND created_ts >= ? AND sha256 IS NOT NULL",
+			     "si", user_id, since_ms);
+	if (rc != MX_DB_ROW)
+		return rc < 0 ? rc : MX_EDB;
+	*bytes = mx_db_col_int64(st, 0);
+	mx_db_done(st);
+	return 0;
+}
+
 struct mx_media_touch_job {
 	const char *media_id;
 	int64_t now;

@@ -56,6 +56,13 @@ int mx_store_media_fill(struct mx_db *db, const char *media_id, const char *user
 int mx_store_media_get(struct mx_db_conn *c, struct mx_arena *a, const char *media_id,
 		       struct mx_media_info *out);
 
+/*
+ * The bytes user_id has uploaded (finished local media, as Synapse counts
+ * them for media_upload_limits) in rows created at or after since_ms.
+ */
+int mx_store_media_uploaded_size(struct mx_db_conn *c, const char *user_id, int64_t since_ms,
+				 int64_t *bytes);
+
 /* Note a download of media_id at now (kept to the hour: at most one write an hour). */
 int mx_store_media_touch(struct mx_db *db, const char *media_id, int64_t now);
 

@@ -74,6 +74,69 @@ function imageInfo(buf) {
 	return null;
 }
 
+/**
+ * A 2-frame GIF89a of w x h, hand-encoded: a 4-colour palette and LZW
+ * with a clear code before every pixel, so every code is one byte wide.
+ */
+function makeAnimatedGif(w, h) {
+	const parts = [Buffer.from('GIF89a', 'ascii')];
+	const lsd = Buffer.alloc(7);
+	lsd.writeUInt16LE(w, 0);
+	lsd.writeUInt16LE(h, 2);
+	lsd[4] = 0xf0 | 6; // global colour table of 2^(6+1) = 128 entries
+	parts.push(lsd);
+	const palette = Buffer.alloc(128 * 3);
+	Buffer.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 0]).copy(palette);
+	parts.push(palette);
+	// NETSCAPE2.0: loop forever.
+	parts.push(Buffer.from([0x21, 0xff, 0x0b]), Buffer.from('NETSCAPE2.0', 'ascii'), Buffer.from([3, 1, 0, 0, 0]));
+	for (let f = 0; f < 2; f++) {
+		parts.push(Buffer.from([0x21, 0xf9, 4, 0, 10, 0, 0, 0])); // 100 ms per frame
+		const desc = Buffer.alloc(10);
+		desc[0] = 0x2c;
+		desc.writeUInt16LE(w, 5);
+		desc.writeUInt16LE(h, 7);
+		parts.push(desc);
+		// Minimum code size 7: clear = 128, end = 129, codes are 8 bits.
+		const codes = [];
+		for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) codes.push(128, ((x >> 3) + (y >> 3) + f) & 3);
+		codes.push(129);
+		const data = Buffer.from(codes);
+		parts.push(Buffer.from([7]));
+		for (let i = 0; i < data.length; i += 255) {
+			const sub = data.subarray(i, i + 255);
+			parts.push(Buffer.from([sub.length]), sub);
+		}
+		parts.push(Buffer.from([0]));
+	}
+	parts.push(Buffer.from([0x3b]));
+	return Buffer.concat(parts);
+}
+/** The frames and canvas of a WebP or GIF: { type, frames, width, height }. */
+function animInfo(buf) {
+	if (buf.subarray(0, 4).toString('ascii') === 'RIFF' && buf.subarray(8, 12).toString('ascii') === 'WEBP') {
+		let frames = 0;
+		let width = 0;
+		let height = 0;
+		for (let i = 12; i + 8 <= buf.length;) {
+			const id = buf.subarray(i, i + 4).toString('ascii');
+			const len = buf.readUInt32LE(i + 4);
+			if (id === 'VP8X') {
+				width = buf.readUIntLE(i + 12, 3) + 1;
+				height = buf.readUIntLE(i + 15, 3) + 1;
+			}
+			if (id === 'ANMF') frames++;
+			i += 8 + len + (len & 1);
+		}
+		return { type: 'webp', frames, width, height };
+	}
+	if (buf.subarray(0, 6).toString('ascii') === 'GIF89a') {
+		// Enough for our check: count image descriptors after the header.
+		return { type: 'gif', frames: buf.filter((b) => b === 0x2c).length, width: buf.readUInt16LE(6), height: buf.readUInt16LE(8) };
+	}
+	return null;
+}
+
 /** A raw request whose body is read as bytes. */
 async function fetchBytes(path, { token, method = 'GET', headers = {}, body } = {}) {
 	if (token) headers.Authorization = `Bearer ${token}`;
@@ -210,6 +273,49 @@ describe('media', () => {
 
 		assertError(await api(srv, 'GET', thumb(up.content_uri, 'width=0&height=32'), { token: bob.access_token }), 400, 'M_INVALID_PARAM');
 		assertError(await api(srv, 'GET', thumb(up.content_uri, 'width=32&height=32&method=zoom'), { token: bob.access_token }), 400, 'M_INVALID_PARAM');
+	});
+
+	// Spec: thumbnail `animated`: true gives an animated thumbnail when the
+	// source is animated (image/webp preferred); false or absent never does.
+	it('animated=true thumbnails an animated GIF as an animated WebP within the bounds', async () => {
+		const gif = makeAnimatedGif(400, 300);
+		const up = await alice.client.uploadContent(gif, { type: 'image/gif' });
+		const q = 'width=320&height=240&method=scale&animated=true';
+		const a = await fetchBytes(thumb(up.content_uri, q), { token: bob.access_token });
+		assert.equal(a.status, 200, a.text);
+		assert.equal(a.headers.get('content-type'), 'image/webp');
+		assert.equal(a.headers.get('content-disposition'), 'inline; filename="thumbnail.webp"');
+		assert.deepEqual(animInfo(a.bytes), { type: 'webp', frames: 2, width: 320, height: 240 });
+		// Served again from its own cache entry.
+		const again = await fetchBytes(thumb(up.content_uri, q), { token: bob.access_token });
+		assert.ok(again.bytes.equals(a.bytes));
+		// Animated crops are not made yet (libvips 8.14 crops the frames as one
+		// image): served as though animated were false, as the spec asks.
+		const c = await fetchBytes(thumb(up.content_uri, 'width=96&height=96&method=crop&animated=true'), { token: bob.access_token });
+		assert.equal(c.status, 200, c.text);
+		assert.deepEqual(imageInfo(c.bytes), { type: 'png', width: 96, height: 96 });
+
+		// Cached apart from the static thumbnail of the same size.
+		for (const p of ['&animated=false', '']) {
+			const st = await fetchBytes(thumb(up.content_uri, `width=320&height=240&method=scale${p}`), { token: bob.access_token });
+			assert.equal(st.status, 200, st.text);
+			assert.equal(st.headers.get('content-type'), 'image/png');
+			assert.deepEqual(imageInfo(st.bytes), { type: 'png', width: 320, height: 240 });
+		}
+		// A small animated GIF: the original for animated=true, a static PNG otherwise.
+		const tiny = makeAnimatedGif(16, 16);
+		const t = await alice.client.uploadContent(tiny, { type: 'image/gif' });
+		const ta = await fetchBytes(thumb(t.content_uri, 'width=32&height=32&method=crop&animated=true'), { token: bob.access_token });
+		assert.ok(ta.bytes.equals(tiny), 'a small animation comes back unchanged');
+		const ts = await fetchBytes(thumb(t.content_uri, 'width=32&height=32&method=crop'), { token: bob.access_token });
+		assert.equal(ts.status, 200, ts.text);
+		assert.deepEqual(imageInfo(ts.bytes), { type: 'png', width: 16, height: 16 });
+		// A static source asked for animation gets today's static thumbnail.
+		const p = await alice.client.uploadContent(png, { type: 'image/png' });
+		const ps = await fetchBytes(thumb(p.content_uri, 'width=32&height=32&method=crop&animated=true'), { token: bob.access_token });
+		assert.equal(ps.status, 200, ps.text);
+		assert.deepEqual(imageInfo(ps.bytes), { type: 'png', width: 32, height: 32 });
+		assertError(await api(srv, 'GET', thumb(up.content_uri, 'width=32&height=32&animated=yes'), { token: bob.access_token }), 400, 'M_INVALID_PARAM');
 	});
 
 	// Spec: thumbnail 400 "the server cannot thumbnail the content".

@@ -397,6 +397,34 @@ static void test_durations_and_sizes(void **state)
 	}
 }
 
+/* Synapse's media_upload_limits: a list of {time_period, max_size}. */
+static void test_media_upload_limits(void **state)
+{
+	(void)state;
+	struct mx_config cfg;
+	char err[512];
+	assert_int_equal(load_str(&cfg, "server_name: a.example\n", err, sizeof(err), NULL), 0);
+	assert_int_equal(cfg.n_media_upload_limits, 0);
+	mx_config_release(&cfg);
+	assert_int_equal(load_str(&cfg,
+				  "server_name: a.example\nmedia_upload_limits:\n"
+				  "  - {time_period: 1h, max_size: 100M}\n"
+				  "  - time_period: 1d\n    max_size: 1G\n",
+				  err, sizeof(err), NULL),
+			 0);
+	assert_int_equal(cfg.n_media_upload_limits, 2);
+	assert_int_equal(cfg.media_upload_limits[0].time_period_ms, 3600LL * 1000);
+	assert_int_equal(cfg.media_upload_limits[0].max_size, 100LL << 20);
+	assert_int_equal(cfg.media_upload_limits[1].time_period_ms, 24LL * 3600 * 1000);
+	assert_int_equal(cfg.media_upload_limits[1].max_size, 1LL << 30);
+	mx_config_release(&cfg);
+	assert_int_equal(load_str(&cfg, "server_name: a.example\nmedia_upload_limits:\n"
+					"  - {max_size: 1M}\n",
+				  err, sizeof(err), NULL),
+			 MX_EINVALID);
+	assert_non_null(strstr(err, "media_upload_limits[0]"));
+}
+
 static void test_wrong_types(void **state)
 {
 	(void)state;
@@ -631,6 +659,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_synapse_config),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_media_upload_limits),
 		cmocka_unit_test(test_listener_details),
 		cmocka_unit_test(test_durations_and_sizes),
 		cmocka_unit_test(test_wrong_types),
