@@ -9,12 +9,11 @@
 // Usage: node bench/e2ee.mjs [path/to/myelin]   (Node >= 22)
 // Env: E2EE_DEVICES (50), E2EE_QUERIES (500), E2EE_CLAIMS (10000), E2EE_TO_DEVICE (300)
 
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+import { enc, fmt, pct, sleep, startServer } from './lib.mjs';
 
 const bin = process.argv[2] || path.resolve('build/myelin');
 const DEVICES = Number(process.env.E2EE_DEVICES || 50);
@@ -22,56 +21,9 @@ const QUERIES = Number(process.env.E2EE_QUERIES || 500);
 const CLAIMS = Number(process.env.E2EE_CLAIMS || 10000);
 const TO_DEVICE = Number(process.env.E2EE_TO_DEVICE || 300);
 
-const freePort = () => new Promise((res) => {
-	const s = net.createServer();
-	s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (arr, p) => { const s = [...arr].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]; };
-const fmt = (x) => x.toFixed(2);
+const S = await startServer(bin);
+const { call, register, login } = S;
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-bench-'));
-const port = await freePort(), aport = await freePort();
-const big = { per_second: 1e6, burst_count: 1e6 };
-fs.writeFileSync(path.join(dir, 'homeserver.yaml'), JSON.stringify({
-	server_name: 'localhost',
-	public_baseurl: `http://127.0.0.1:${port}/`,
-	listeners: [
-		{ port, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['client', 'federation'] }] },
-		{ port: aport, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['admin'] }] },
-	],
-	database: { name: 'sqlite3', args: { database: path.join(dir, 'homeserver.db') } },
-	signing_key_path: path.join(dir, 'localhost.signing.key'),
-	media_store_path: path.join(dir, 'media'),
-	enable_registration: true,
-	log_level: 'warn', http_threads: Number(process.env.HTTP_THREADS || 0),
-	rc_registration: big, rc_message: big,
-	rc_login: { address: big, account: big, failed_attempts: big },
-}));
-const srv = spawn(bin, ['serve', '-c', path.join(dir, 'homeserver.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
-const base = `http://127.0.0.1:${port}/_matrix/client/v3`;
-process.on('exit', () => { srv.kill('SIGTERM'); fs.rmSync(dir, { recursive: true, force: true }); });
-for (;;) { try { await fetch(`${base}/../versions`); break; } catch { await sleep(10); } }
-
-async function call(method, url, token, body) {
-	const r = await fetch(base + url, {
-		method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Type': 'application/json' },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const j = await r.json();
-	if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(j)}`);
-	return j;
-}
-async function register(name) {
-	const first = await fetch(`${base}/register`, { method: 'POST', body: '{}' }).then((r) => r.json());
-	const r = await call('POST', '/register', null, { username: name, password: 'benchpassword', auth: { type: 'm.login.dummy', session: first.session } });
-	return r.access_token;
-}
-const enc = encodeURIComponent;
-async function login(user, deviceId) {
-	const r = await call('POST', '/login', null, { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password: 'benchpassword', device_id: deviceId });
-	return r.access_token;
-}
 const b64 = (buf) => Buffer.from(buf).toString('base64').replace(/=+$/, '');
 function canonicalJson(v) {
 	if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;

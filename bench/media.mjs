@@ -6,51 +6,20 @@
 // generated on demand (thumbnail_sizes: []), so each request decodes.
 // Usage: node bench/media.mjs [path/to/myelin]   (bench/media.sh wraps it)
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
+import { sleep, startServer } from './lib.mjs';
+
 const bin = process.argv[2] || path.resolve('build/myelin');
 const ROUNDS = Number(process.env.ROUNDS || 5);
-const freePort = () => new Promise((res) => {
-	const s = net.createServer();
-	s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-bench-'));
-const port = await freePort(), aport = await freePort();
-const big = { per_second: 1e6, burst_count: 1e6 };
-fs.writeFileSync(path.join(dir, 'homeserver.yaml'), JSON.stringify({
-	server_name: 'localhost',
-	listeners: [
-		{ port, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['client'] }] },
-		{ port: aport, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['admin'] }] },
-	],
-	database: { name: 'sqlite3', args: { database: path.join(dir, 'homeserver.db') } },
-	signing_key_path: path.join(dir, 'localhost.signing.key'),
-	media_store_path: path.join(dir, 'media'),
-	enable_registration: true, log_level: 'warn',
-	max_upload_size: '100M', thumbnail_sizes: [],
-	rc_registration: big, rc_message: big,
-	rc_login: { address: big, account: big, failed_attempts: big },
-}));
-const srv = spawn(bin, ['serve', '-c', path.join(dir, 'homeserver.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
-const root = `http://127.0.0.1:${port}`;
-process.on('exit', () => { srv.kill('SIGTERM'); fs.rmSync(dir, { recursive: true, force: true }); });
-for (;;) { try { await fetch(`${root}/_matrix/client/versions`); break; } catch { await sleep(10); } }
-const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.pid}/status`, 'utf8'))[1]);
-
-const first = await fetch(`${root}/_matrix/client/v3/register`, { method: 'POST', body: '{}' }).then((r) => r.json());
-const reg = await fetch(`${root}/_matrix/client/v3/register`, {
-	method: 'POST', headers: { 'Content-Type': 'application/json' },
-	body: JSON.stringify({ username: 'bench', password: 'benchpassword', auth: { type: 'm.login.dummy', session: first.session } }),
-}).then((r) => r.json());
-const auth = { Authorization: `Bearer ${reg.access_token}` };
+const S = await startServer(bin, { max_upload_size: '100M', thumbnail_sizes: [] });
+const { root, rssKb } = S;
+const srv = S.proc;
+const auth = { Authorization: `Bearer ${await S.register('bench')}` };
 
 async function upload(buf, type) {
 	const r = await fetch(`${root}/_matrix/media/v3/upload`, { method: 'POST', headers: { ...auth, 'Content-Type': type }, body: buf });

@@ -9,69 +9,23 @@
 // Env: BIG_ROOM_EVENTS (100000), ROOMS_SYNC (500), ROOMS_ACTIVE (1000)
 
 import { spawn, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+import { enc, fmt, pct, sleep, startServer } from './lib.mjs';
 
 const bin = process.argv[2] || path.resolve('build/myelin');
 const BIG = Number(process.env.BIG_ROOM_EVENTS || 100000);
 const ROOMS_SYNC = Number(process.env.ROOMS_SYNC || 500);
 const ROOMS_ACTIVE = Number(process.env.ROOMS_ACTIVE || 1000);
 
-const freePort = () => new Promise((res) => {
-	const s = net.createServer();
-	s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (arr, p) => { const s = [...arr].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]; };
-const fmt = (x) => x.toFixed(2);
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-bench-'));
-const port = await freePort(), aport = await freePort();
-const big = { per_second: 1e6, burst_count: 1e6 };
-fs.writeFileSync(path.join(dir, 'homeserver.yaml'), JSON.stringify({
-	server_name: 'localhost',
-	public_baseurl: `http://127.0.0.1:${port}/`,
-	listeners: [
-		{ port, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['client', 'federation'] }] },
-		{ port: aport, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['admin'] }] },
-	],
-	database: { name: 'sqlite3', args: { database: path.join(dir, 'homeserver.db') } },
-	signing_key_path: path.join(dir, 'localhost.signing.key'),
-	media_store_path: path.join(dir, 'media'),
-	enable_registration: true,
-	log_level: 'warn', http_threads: Number(process.env.HTTP_THREADS || 0),
-	rc_registration: big, rc_message: big,
-	rc_login: { address: big, account: big, failed_attempts: big },
-}));
-const srv = spawn(bin, ['serve', '-c', path.join(dir, 'homeserver.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
-const base = `http://127.0.0.1:${port}/_matrix/client/v3`;
-process.on('exit', () => { srv.kill('SIGTERM'); fs.rmSync(dir, { recursive: true, force: true }); });
-for (;;) { try { await fetch(`${base}/../versions`); break; } catch { await sleep(10); } }
-
-async function call(method, url, token, body) {
-	const r = await fetch(base + url, {
-		method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Type': 'application/json' },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const j = await r.json();
-	if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(j)}`);
-	return j;
-}
-async function register(name) {
-	const first = await fetch(`${base}/register`, { method: 'POST', body: '{}' }).then((r) => r.json());
-	const r = await call('POST', '/register', null, { username: name, password: 'benchpassword', auth: { type: 'm.login.dummy', session: first.session } });
-	return r.access_token;
-}
-const enc = encodeURIComponent;
+const S = await startServer(bin);
+const { call, register, port } = S;
+const srv = S.proc;
 let txn = 0;
 const send = (tok, room, body) => call('PUT', `/rooms/${enc(room)}/send/m.room.message/b${txn++}`, tok, { msgtype: 'm.text', body });
-const io = () => {
-	const t = fs.readFileSync(`/proc/${srv.pid}/io`, 'utf8');
-	return Number(/write_bytes: (\d+)/.exec(t)[1]);
-};
-const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.pid}/status`, 'utf8'))[1]);
+const io = S.writeBytes;
+const rss = S.rssKb;
 
 console.log(`myelin ${bin}, ${os.cpus().length} cores`);
 const users = [];
