@@ -10,39 +10,9 @@
 # Environment: MYELIN_BIN, the server binary (default: build/myelin).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-bin=${MYELIN_BIN:-$here/../../build/myelin}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/myelin-cli.XXXXXX")
-server_pid=
+. "$(dirname "$0")/lib.sh"
 
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	if [ "${failed:-1}" = 0 ]; then rm -rf "$tmp"; else echo "kept $tmp" >&2; fi
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	if [ -f "$tmp/server.log" ]; then
-		echo "--- server log (tail)" >&2
-		tail -n 40 "$tmp/server.log" >&2
-	fi
-	exit 1
-}
-
-read -r client_port admin_port < <(python3 -c '
-import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
-
-config=$tmp/data/homeserver.yaml
-"$bin" generate-config --server-name localhost --data-dir "$tmp/data" >/dev/null
-sed -i -e "s/^  - port: 8008\$/  - port: $client_port/" \
-	-e "s/^  - port: 8009\$/  - port: $admin_port/" "$config"
+cli_setup
 media=$(sed -n 's/^media_store_path: *"\(.*\)"$/\1/p' "$config")
 [ -n "$media" ] || fail "no media_store_path in $config"
 
@@ -52,15 +22,7 @@ if "$bin" media purge --before 2024-13-01 -c "$config" >/dev/null 2>&1; then
 	fail "purge accepted month 13"
 fi
 
-client=http://127.0.0.1:$client_port
-"$bin" serve -c "$config" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-	curl -fs "$client/health" >/dev/null 2>&1 && break
-	kill -0 "$server_pid" 2>/dev/null || fail "server exited at start-up"
-	sleep 0.1
-done
-curl -fs "$client/health" >/dev/null || fail "server not ready after 10 s"
+cli_start_server
 
 "$bin" register-user -c "$config" -u alice -p alicepw --no-admin </dev/null >/dev/null 2>&1 ||
 	fail "register-user"
