@@ -255,7 +255,8 @@ static void mx_html_text(struct mx_buf *b, const char *p, const char *end)
 		     {"apos;", '\''}, {"nbsp;", ' '}, {"#39;", '\''}};
 	bool space = true; /* drops leading whitespace */
 	b->len = 0;
-	while (p < end && b->len < MX_PREVIEW_VALUE_MAX) {
+	/* one byte past the cap, so the cut below sees where a sequence ends */
+	while (p < end && b->len <= MX_PREVIEW_VALUE_MAX) {
 		unsigned char c = (unsigned char)*p;
 		if (isspace(c)) {
 			if (!space)
@@ -264,6 +265,7 @@ static void mx_html_text(struct mx_buf *b, const char *p, const char *end)
 			p++;
 			continue;
 		}
+		bool was_space = space;
 		space = false;
 		if (c != '&') {
 			mx_buf_putc(b, (char)c);
@@ -275,7 +277,13 @@ static void mx_html_text(struct mx_buf *b, const char *p, const char *end)
 		for (i = 0; i < MX_ARRAY_LEN(named); i++) {
 			size_t n = strlen(named[i].name);
 			if ((size_t)(end - p) >= n && !strncmp(p, named[i].name, n)) {
-				mx_html_put_cp(b, named[i].cp);
+				if (named[i].cp == ' ') { /* &nbsp; collapses like a space */
+					if (!was_space)
+						mx_buf_putc(b, ' ');
+					space = true;
+				} else {
+					mx_html_put_cp(b, named[i].cp);
+				}
 				p += n;
 				break;
 			}
@@ -299,7 +307,10 @@ static void mx_html_text(struct mx_buf *b, const char *p, const char *end)
 				q++;
 			}
 			if (q > d && q < end && *q == ';') {
+				size_t before = b->len;
 				mx_html_put_cp(b, cp);
+				if (b->len == before) /* dropped (&#0;): no text */
+					space = was_space;
 				p = q + 1;
 				continue;
 			}
