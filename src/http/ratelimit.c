@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strhash.h"
 #include "core/mem.h"
 
 #define MX_RL_SLOTS 16384 /* power of two */
@@ -46,10 +47,8 @@ void mx_ratelimiter_free(struct mx_ratelimiter *rl)
 
 static uint64_t mx_rl_hash(int cls, const char *key)
 {
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)cls;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h ? h : 1;
+	uint64_t h = mx_strhash_more(MX_STRHASH_SEED ^ (uint64_t)cls, key);
+	return h ? h : 1; /* 0 marks an empty slot */
 }
 
 static void mx_rl_refill(struct mx_rl_bucket *b, int64_t now_ms)

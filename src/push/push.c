@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/server.h"
+#include "core/strhash.h"
 #include "db/db.h"
 #include "push/rules.h"
 #include "room/room.h"
@@ -68,14 +69,6 @@ struct mx_push {
 	pthread_t thread;
 };
 
-static uint64_t mx_push_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /* ---- the rules cache ---- */
 
 static void mx_push_cache_clear(struct mx_push *p)
@@ -108,7 +101,7 @@ static struct mx_push_rules *mx_push_compile(struct mx_push *p, const char *cont
 struct mx_push_rules *mx_push_rules_for(struct mx_push *p, struct mx_db_conn *c,
 					const char *user_id)
 {
-	size_t b = mx_push_hash(user_id) & (MX_PUSH_CACHE_BUCKETS - 1);
+	size_t b = mx_strhash(user_id) & (MX_PUSH_CACHE_BUCKETS - 1);
 	pthread_mutex_lock(&p->lock);
 	for (struct mx_push_cache_entry *e = p->buckets[b]; e; e = e->next)
 		if (!strcmp(e->user_id, user_id)) {
@@ -148,7 +141,7 @@ struct mx_push_rules *mx_push_rules_for(struct mx_push *p, struct mx_db_conn *c,
 
 static void mx_push_invalidate(struct mx_push *p, const char *user_id)
 {
-	size_t b = mx_push_hash(user_id) & (MX_PUSH_CACHE_BUCKETS - 1);
+	size_t b = mx_strhash(user_id) & (MX_PUSH_CACHE_BUCKETS - 1);
 	pthread_mutex_lock(&p->lock);
 	p->gen++;
 	for (struct mx_push_cache_entry **pp = &p->buckets[b]; *pp; pp = &(*pp)->next)

@@ -22,6 +22,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/server.h"
+#include "core/strhash.h"
 #include "crypto/keys.h"
 #include "event/event.h"
 #include "event/ids.h"
@@ -103,17 +104,9 @@ struct mx_room_batch {
 	int64_t depth;
 };
 
-static uint64_t mx_room_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static uint64_t mx_state_hash(const char *type, const char *state_key)
 {
-	return mx_room_hash(type) * 31 + mx_room_hash(state_key);
+	return mx_strhash(type) * 31 + mx_strhash(state_key);
 }
 
 /* ---- the per-room state cache ---- */
@@ -317,7 +310,7 @@ out:
 static struct mx_room *mx_rooms_get(struct mx_rooms *rooms, struct mx_worker *w,
 				    const char *room_id, int *err)
 {
-	size_t b = mx_room_hash(room_id) & (MX_ROOM_BUCKETS - 1);
+	size_t b = mx_strhash(room_id) & (MX_ROOM_BUCKETS - 1);
 	pthread_mutex_lock(&rooms->lock);
 	for (struct mx_room *r = rooms->buckets[b]; r; r = r->next)
 		if (!strcmp(r->room_id, room_id)) {
@@ -349,7 +342,7 @@ static struct mx_room *mx_rooms_get(struct mx_rooms *rooms, struct mx_worker *w,
 
 static void mx_rooms_insert(struct mx_rooms *rooms, struct mx_room *r)
 {
-	size_t b = mx_room_hash(r->room_id) & (MX_ROOM_BUCKETS - 1);
+	size_t b = mx_strhash(r->room_id) & (MX_ROOM_BUCKETS - 1);
 	pthread_mutex_lock(&rooms->lock);
 	r->next = rooms->buckets[b];
 	rooms->buckets[b] = r;

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "core/strhash.h"
 #include "http/request.h"
 
 struct mx_parked {
@@ -42,18 +43,10 @@ struct mx_notifier {
 	 * a pointer to its entry in req->park_slot. */
 };
 
-static uint64_t mx_notify_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static struct mx_notify_user *mx_notify_user_get(struct mx_notifier *n, const char *user_id,
 						 bool create)
 {
-	size_t b = mx_notify_hash(user_id) & (n->n_buckets - 1);
+	size_t b = mx_strhash(user_id) & (n->n_buckets - 1);
 	for (struct mx_notify_user *u = n->buckets[b]; u; u = u->next)
 		if (!strcmp(u->user_id, user_id))
 			return u;
@@ -65,14 +58,14 @@ static struct mx_notify_user *mx_notify_user_get(struct mx_notifier *n, const ch
 		for (size_t i = 0; i < n->n_buckets; i++)
 			for (struct mx_notify_user *u = n->buckets[i], *next; u; u = next) {
 				next = u->next;
-				size_t j = mx_notify_hash(u->user_id) & (nb - 1);
+				size_t j = mx_strhash(u->user_id) & (nb - 1);
 				u->next = nbk[j];
 				nbk[j] = u;
 			}
 		free(n->buckets);
 		n->buckets = nbk;
 		n->n_buckets = nb;
-		b = mx_notify_hash(user_id) & (nb - 1);
+		b = mx_strhash(user_id) & (nb - 1);
 	}
 	struct mx_notify_user *u = mx_xcalloc(1, sizeof(*u));
 	u->user_id = mx_xstrdup(user_id);

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/strhash.h"
 #include "db/db.h"
 #include "room/room.h"
 #include "store/members.h"
@@ -73,19 +74,11 @@ const char *mx_presence_name(enum mx_presence_state s)
 	return (size_t)s < MX_ARRAY_LEN(mx_presence_names) ? mx_presence_names[s] : "offline";
 }
 
-static uint64_t mx_presence_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /* Lock held. create: add an offline entry if missing (NULL when full). */
 static struct mx_presence_user *mx_presence_get(struct mx_presence *p, const char *user_id,
 						bool create)
 {
-	size_t b = mx_presence_hash(user_id) & (p->n_buckets - 1);
+	size_t b = mx_strhash(user_id) & (p->n_buckets - 1);
 	for (struct mx_presence_user *u = p->buckets[b]; u; u = u->next)
 		if (!strcmp(u->user_id, user_id))
 			return u;
@@ -97,14 +90,14 @@ static struct mx_presence_user *mx_presence_get(struct mx_presence *p, const cha
 		for (size_t i = 0; i < p->n_buckets; i++)
 			for (struct mx_presence_user *u = p->buckets[i], *next; u; u = next) {
 				next = u->next;
-				size_t j = mx_presence_hash(u->user_id) & (nb - 1);
+				size_t j = mx_strhash(u->user_id) & (nb - 1);
 				u->next = nbk[j];
 				nbk[j] = u;
 			}
 		free(p->buckets);
 		p->buckets = nbk;
 		p->n_buckets = nb;
-		b = mx_presence_hash(user_id) & (nb - 1);
+		b = mx_strhash(user_id) & (nb - 1);
 	}
 	struct mx_presence_user *u = mx_xcalloc(1, sizeof(*u));
 	u->user_id = mx_xstrdup(user_id);

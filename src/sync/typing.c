@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/strhash.h"
 #include "db/db.h"
 #include "store/members.h"
 #include "sync/notifier.h"
@@ -53,18 +54,10 @@ struct mx_typing {
 	int64_t forgotten;   /* the newest serial of a forgotten room */
 };
 
-static uint64_t mx_typing_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /* Lock held. */
 static struct mx_typing_room *mx_typing_find(struct mx_typing *t, const char *room_id)
 {
-	size_t b = mx_typing_hash(room_id) & (t->n_buckets - 1);
+	size_t b = mx_strhash(room_id) & (t->n_buckets - 1);
 	for (struct mx_typing_room *r = t->buckets[b]; r; r = r->next)
 		if (!strcmp(r->room_id, room_id))
 			return r;
@@ -82,7 +75,7 @@ static struct mx_typing_room *mx_typing_add_room(struct mx_typing *t, const char
 		for (size_t i = 0; i < t->n_buckets; i++)
 			for (struct mx_typing_room *r = t->buckets[i], *next; r; r = next) {
 				next = r->next;
-				size_t j = mx_typing_hash(r->room_id) & (nb - 1);
+				size_t j = mx_strhash(r->room_id) & (nb - 1);
 				r->next = nbk[j];
 				nbk[j] = r;
 			}
@@ -92,7 +85,7 @@ static struct mx_typing_room *mx_typing_add_room(struct mx_typing *t, const char
 	}
 	struct mx_typing_room *r = mx_xcalloc(1, sizeof(*r));
 	r->room_id = mx_xstrdup(room_id);
-	size_t b = mx_typing_hash(room_id) & (t->n_buckets - 1);
+	size_t b = mx_strhash(room_id) & (t->n_buckets - 1);
 	r->next = t->buckets[b];
 	t->buckets[b] = r;
 	t->n_rooms++;
