@@ -30,6 +30,9 @@ export const freePort = () => new Promise((res) => {
 export async function startServer(bin, extra = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-bench-'));
 	const port = await freePort(), aport = await freePort();
+	// extraListeners: appended to the client and admin listeners (e.g. TLS federation).
+	const { extraListeners = [], ...rest } = extra;
+	extra = rest;
 	const big = { per_second: 1e6, burst_count: 1e6 };
 	fs.writeFileSync(path.join(dir, 'homeserver.yaml'), JSON.stringify({
 		server_name: 'localhost',
@@ -37,6 +40,7 @@ export async function startServer(bin, extra = {}) {
 		listeners: [
 			{ port, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['client', 'federation'] }] },
 			{ port: aport, bind_addresses: ['127.0.0.1'], type: 'http', resources: [{ names: ['admin'] }] },
+			...extraListeners,
 		],
 		database: { name: 'sqlite3', args: { database: path.join(dir, 'homeserver.db') } },
 		signing_key_path: path.join(dir, 'localhost.signing.key'),
@@ -74,5 +78,6 @@ export async function startServer(bin, extra = {}) {
 	}
 	const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.pid}/status`, 'utf8'))[1]);
 	const writeBytes = () => Number(/write_bytes: (\d+)/.exec(fs.readFileSync(`/proc/${srv.pid}/io`, 'utf8'))[1]);
-	return { pid: srv.pid, proc: srv, port, root, base, call, register, login, rssKb, writeBytes };
+	const hwmKb = () => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.pid}/status`, 'utf8'))[1]);
+	return { pid: srv.pid, proc: srv, dir, port, root, base, call, register, login, rssKb, hwmKb, writeBytes };
 }

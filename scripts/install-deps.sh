@@ -8,7 +8,7 @@ packages=(
 	build-essential pkg-config meson ninja-build python3 clang
 	libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libyaml-dev
 	libcurl4-openssl-dev libssl-dev libcmocka-dev libutf8proc-dev
-	libvips-dev
+	libvips-dev libc-ares-dev
 	curl wrk
 )
 # Node.js and npm (for the end-to-end tests) may come from outside Debian;

@@ -29,7 +29,12 @@
 #include "crypto/keys.h"
 #include "crypto/password.h"
 #include "db/db.h"
+#include "core/jobs.h"
+#include "federation/auth.h"
+#include "federation/client.h"
+#include "federation/keyring.h"
 #include "federation/routes.h"
+#include "media/remote.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -81,6 +86,7 @@ static struct mx_router *mx_build_router(void)
 	mx_router_add(r, mx_key_backup_routes, mx_key_backup_routes_count);
 	mx_router_add(r, mx_cross_signing_routes, mx_cross_signing_routes_count);
 	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
+	mx_router_add(r, mx_federation_media_routes, mx_federation_media_routes_count);
 	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
 	return r;
 }
@@ -163,6 +169,14 @@ static int mx_cmd_serve(const char *config_path)
 	mx_rooms_add_listener(srv.rooms, mx_presence_on_room_event, srv.presence);
 	mx_user_directory_start(&srv);
 	srv.admin_nonces = mx_admin_nonces_new();
+	/* Threads that wait on other servers: a handful, each mostly idle. */
+	srv.jobs = mx_jobs_new(8);
+	srv.remote_media = mx_media_remote_new();
+	if ((rc = mx_fed_new(&srv, &srv.fed)) || (rc = mx_keyring_new(&srv, &srv.keyring))) {
+		fprintf(stderr, "myelin: cannot start the federation client (%d)\n", rc);
+		goto out_db;
+	}
+	srv.fed_auth = mx_fed_authenticate;
 	router = mx_build_router();
 	rc = mx_http_start(&srv, router, &http, err, sizeof(err));
 	if (rc) {
@@ -176,6 +190,7 @@ static int mx_cmd_serve(const char *config_path)
 	sigwait(&stop, &sig);
 	mx_log_info("received %s: finishing in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	mx_notifier_shutdown(srv.notifier); /* parked long-polls answer now */
+	mx_jobs_stop(srv.jobs);             /* requests parked on jobs answer now */
 	mx_http_stop(http, 10000);
 	uint64_t batches, jobs;
 	mx_db_write_stats(srv.db, &batches, &jobs);
@@ -183,6 +198,10 @@ static int mx_cmd_serve(const char *config_path)
 		    (unsigned long long)batches);
 	rc = 0;
 out_db:
+	mx_jobs_free(srv.jobs); /* before what its jobs use */
+	mx_keyring_free(srv.keyring);
+	mx_fed_free(srv.fed);
+	mx_media_remote_free(srv.remote_media);
 	mx_router_free(router);
 	mx_ratelimiter_free(srv.rl);
 	mx_rooms_free(srv.rooms);

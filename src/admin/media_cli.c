@@ -123,9 +123,9 @@ static int mx_cli_media_purge(const char *config_path, int64_t before)
 						   cfg.media_store_path, sha, sha + 2, sha);
 		thumbs += mx_cli_media_rm_thumbs(tdir);
 	}
-	printf("purged %zu media, %d files, %d thumbnails, %lld cached URL previews "
-	       "(no remote media cache)\n",
-	       p.n_media, files, thumbs, (long long)p.n_previews);
+	printf("purged %zu media, %zu cached remote media, %d files, %d thumbnails, "
+	       "%lld cached URL previews\n",
+	       p.n_media, p.n_remote, files, thumbs, (long long)p.n_previews);
 	ret = 0;
 out:
 	if (db)

@@ -26,16 +26,12 @@
 #include "http/request.h"
 #include "media/media.h"
 #include "media/preview.h"
+#include "media/serve.h"
 #include "media/thumbnail.h"
 #include "store/media.h"
 #include "sync/notifier.h"
 
 #define MX_MEDIA_ID_LEN 24               /* random ids: ~137 bits */
-#define MX_MEDIA_DEFAULT_WAIT_MS 20000   /* SPEC: timeout_ms defaults to 20s */
-#define MX_MEDIA_MAX_WAIT_MS 120000
-#define MX_MEDIA_CSP                                                                   \
-	"sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; " \
-	"style-src 'unsafe-inline'; object-src 'self';"
 
 /* ---- receiving a body ---- */
 
@@ -151,44 +147,6 @@ static int mx_media_upload_meta(struct mx_req *req, struct mx_media_content *c)
 	return 0;
 }
 
-/* ---- thumbnails on disk ---- */
-
-/* An animated thumbnail is cached beside the static one of the same size. */
-static const char *mx_media_thumb_path(struct mx_req *req, const char *sha, int w, int h,
-				       bool crop, bool animated)
-{
-	return mx_arena_printf(&req->arena, "%s/thumbnails/%.2s/%.2s/%s/%dx%d-%s%s",
-			       req->srv->cfg->media_store_path, sha, sha + 2, sha, w, h,
-			       crop ? "crop" : "scale", animated ? "-anim" : "");
-}
-
-/*
- * Pre-generate the configured thumbnail sizes of a new image (best
- * effort: a failure only means generating on demand later).
- */
-static void mx_media_pregenerate(struct mx_req *req, const char *sha)
-{
-	const struct mx_config *cfg = req->srv->cfg;
-	const char *src = mx_media_content_path(&req->arena, cfg->media_store_path, sha);
-	int w, h;
-	const char *type;
-	if (mx_thumbnail_probe(src, &w, &h, &type) || (int64_t)w * h > cfg->max_image_pixels)
-		return;
-	for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
-		const struct mx_config_thumbnail *t = &cfg->thumbnail_sizes[i];
-		if (w <= t->width && h <= t->height)
-			continue; /* served as the original */
-		const char *dst = mx_media_thumb_path(req, sha, t->width, t->height, t->crop,
-						      false);
-		struct stat st;
-		if (!stat(dst, &st) || mx_media_mkdirs(dst))
-			continue;
-		if (mx_thumbnail_make(src, dst, t->width, t->height, t->crop, cfg->max_image_pixels,
-				      &type))
-			return; /* undecodable: no point trying other sizes */
-	}
-}
-
 /* ---- uploads ---- */
 
 static const char *mx_media_new_id(struct mx_req *req)
@@ -211,7 +169,7 @@ static int mx_media_upload(struct mx_req *req)
 	rc = mx_store_media_add(req->srv->db, id, req->auth.user_id, &c);
 	if (rc) /* the file stays: content-addressed, a later purge reclaims it */
 		return mx_req_fail(req, rc, NULL);
-	mx_media_pregenerate(req, c.sha256);
+	mx_media_serve_pregenerate(req, c.sha256);
 	const char *uri = mx_arena_printf(&req->arena, "mxc://%s/%s", req->srv->cfg->server_name,
 					  id);
 	return mx_req_reply_json(req, 200, json_pack("{s:s}", "content_uri", uri));
@@ -240,7 +198,7 @@ static int mx_media_local_id(struct mx_req *req, const char **id)
 	*id = mx_req_param(req, 1);
 	if (!mx_media_id_ok(*id))
 		return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid media ID");
-	/* Remote media needs federation: not fetched yet. */
+	/* Only our own media can be uploaded here. */
 	if (strcmp(mx_req_param(req, 0), req->srv->cfg->server_name) != 0)
 		return mx_req_fail(req, MX_ENOTFOUND, "Media not found");
 	return 0;
@@ -282,239 +240,48 @@ static int mx_media_upload_async(struct mx_req *req)
 	/* Wake downloads waiting for this id. */
 	const char *key = mx_arena_printf(&req->arena, "media:%s", id);
 	mx_notifier_wake(req->srv->notifier, &key, 1);
-	mx_media_pregenerate(req, c.sha256);
+	mx_media_serve_pregenerate(req, c.sha256);
 	return mx_req_reply_empty(req);
 }
 
 /* ---- downloads ---- */
 
-/* Kept across a park while waiting for an async upload. */
-struct mx_media_wait {
-	int64_t deadline_ms;
-};
-
-/*
- * Look up local media for download or thumbnail, waiting up to timeout_ms
- * for a pending async upload. 0 with *mi filled; MX_ESUSPENDED when
- * parked (the handler returns it); else replied.
- * SPEC: client-server-api#get_matrixclientv1mediadownloadservernamemediaid
- * (M_NOT_YET_UPLOADED after timeout_ms)
- */
-static int mx_media_lookup(struct mx_req *req, struct mx_media_info *mi)
-{
-	const char *id;
-	int rc = mx_media_local_id(req, &id);
-	if (rc)
-		return rc;
-	struct mx_media_wait *wait = req->handler_state;
-	if (!wait) {
-		int64_t timeout = MX_MEDIA_DEFAULT_WAIT_MS;
-		const char *t = mx_req_query(req, "timeout_ms");
-		if (t) {
-			char *end;
-			long long v = strtoll(t, &end, 10);
-			if (!*t || *end || v < 0)
-				return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid timeout_ms");
-			timeout = v > MX_MEDIA_MAX_WAIT_MS ? MX_MEDIA_MAX_WAIT_MS : v;
-		}
-		wait = mx_arena_alloc(&req->arena, sizeof(*wait));
-		wait->deadline_ms = mx_clock_mono_ms() + timeout;
-		req->handler_state = wait;
-	}
-	const char *key = mx_arena_printf(&req->arena, "media:%s", id);
-	uint64_t seq = mx_notifier_seq(req->srv->notifier, key);
-	rc = mx_store_media_get(req->w->rconn, &req->arena, id, mi);
-	if (rc == MX_ENOTFOUND)
-		return mx_req_fail(req, rc, "Media not found");
-	if (rc)
-		return mx_req_fail(req, rc, NULL);
-	if (mi->sha256)
-		return 0;
-	if (mi->expires_ts <= mx_clock_now_ms())
-		return mx_req_fail(req, MX_ENOTFOUND, "Media not found");
-	if (mx_clock_mono_ms() >= wait->deadline_ms)
-		return mx_req_fail(req, MX_ENOTYETUPLOADED, "Media has not been uploaded yet");
-	rc = mx_notifier_park(req->srv->notifier, req, key, seq, wait->deadline_ms);
-	if (rc == MX_ECONFLICT) /* uploaded meanwhile: look again */
-		return mx_media_lookup(req, mi);
-	return MX_ESUSPENDED;
-}
-
-/* Open a file for an fd reply; replies 500 on failure. */
-static int mx_media_open(struct mx_req *req, const char *path, int *fd, uint64_t *size)
-{
-	struct stat st;
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0 || fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
-		if (*fd >= 0)
-			close(*fd);
-		mx_log_error("media: cannot open %s", path);
-		return mx_req_fail(req, MX_EIO, "Media file missing");
-	}
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
-/* Headers every piece of served media carries. SPEC: #content-repository */
-static void mx_media_safety_headers(struct mx_req *req)
-{
-	mx_req_add_header(req, "Content-Security-Policy", MX_MEDIA_CSP);
-	mx_req_add_header(req, "X-Content-Type-Options", "nosniff");
-	mx_req_add_header(req, "Cross-Origin-Resource-Policy", "cross-origin");
-	mx_req_add_header(req, "Cache-Control", "public, max-age=86400, s-maxage=86400");
-}
-
 /* SPEC: client-server-api#get_matrixclientv1mediadownloadservernamemediaidfilename */
 static int mx_media_download(struct mx_req *req)
 {
 	struct mx_media_info mi;
-	int rc = mx_media_lookup(req, &mi);
+	int rc = mx_media_serve_find(req, mx_req_param(req, 0), mx_req_param(req, 1), true, &mi);
 	if (rc)
 		return rc;
-	const char *name = mi.upload_name;
+	const char *name = NULL;
 	if (req->n_params > 2) {
 		name = mx_req_param(req, 2);
 		if (!mx_media_filename_ok(name))
 			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid file name");
 	}
-	const char *type = mi.content_type ? mi.content_type : "application/octet-stream";
-	int fd;
-	uint64_t size;
-	const char *path = mx_media_content_path(&req->arena, req->srv->cfg->media_store_path,
-						 mi.sha256);
-	if ((rc = mx_media_open(req, path, &fd, &size)))
+	struct mx_media_file f;
+	if ((rc = mx_media_serve_original(req, &mi, name, &f)))
 		return rc;
-	int64_t now = mx_clock_now_ms();
-	if (mi.last_access_ts < now - 3600 * 1000 &&
-	    mx_store_media_touch(req->srv->db, mx_req_param(req, 1), now))
-		mx_log_warn("media: cannot record the access of %s", mx_req_param(req, 1));
-	mx_media_safety_headers(req);
-	mx_req_add_header(req, "Content-Disposition",
-			  mx_media_disposition(&req->arena, type, name));
-	return mx_req_reply_fd(req, 200, type, fd, size);
-}
-
-/* A positive integer query parameter; replies on error. */
-static int mx_media_dim(struct mx_req *req, const char *name, int *out)
-{
-	const char *s = mx_req_query(req, name);
-	if (!s)
-		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing %s", name);
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 1 || v > 10000)
-		return mx_req_fail(req, MX_EINVALIDPARAM, "%s must be an integer in 1..10000", name);
-	*out = (int)v;
-	return 0;
-}
-
-/*
- * The size to make for a request: the smallest configured size of the
- * method that is at least as large (so the cache holds a bounded set),
- * else the request itself (then not cached). SPEC: #thumbnails: "The
- * server will return an image larger than or equal to the dimensions
- * requested where possible."
- */
-static bool mx_media_thumb_size(const struct mx_config *cfg, int *w, int *h, bool crop)
-{
-	const struct mx_config_thumbnail *best = NULL;
-	for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
-		const struct mx_config_thumbnail *t = &cfg->thumbnail_sizes[i];
-		if (t->crop != crop || t->width < *w || t->height < *h)
-			continue;
-		if (!best || (int64_t)t->width * t->height < (int64_t)best->width * best->height)
-			best = t;
-	}
-	if (!best)
-		return false;
-	*w = best->width;
-	*h = best->height;
-	return true;
+	mx_media_serve_headers(req);
+	mx_req_add_header(req, "Content-Disposition", f.disposition);
+	return mx_req_reply_fd(req, 200, f.type, f.fd, f.size);
 }
 
 /* SPEC: client-server-api#get_matrixclientv1mediathumbnailservernamemediaid */
 static int mx_media_thumbnail(struct mx_req *req)
 {
-	const struct mx_config *cfg = req->srv->cfg;
-	int w, h, rc;
-	if ((rc = mx_media_dim(req, "width", &w)) || (rc = mx_media_dim(req, "height", &h)))
-		return rc;
-	const char *method = mx_req_query(req, "method");
-	if (method && strcmp(method, "crop") && strcmp(method, "scale"))
-		return mx_req_fail(req, MX_EINVALIDPARAM, "method must be crop or scale");
-	bool crop = method && !strcmp(method, "crop");
-	/* SPEC: animated: when true, an animated thumbnail "if possible and
-	 * supported"; when false it MUST NOT be, and when absent SHOULD NOT. */
-	const char *animated = mx_req_query(req, "animated");
-	if (animated && strcmp(animated, "true") && strcmp(animated, "false"))
-		return mx_req_fail(req, MX_EINVALIDPARAM, "animated must be true or false");
-	bool want_anim = animated && !strcmp(animated, "true");
-
+	struct mx_media_thumb_want tw;
 	struct mx_media_info mi;
-	if ((rc = mx_media_lookup(req, &mi)))
+	struct mx_media_file f;
+	int rc;
+	if ((rc = mx_media_serve_thumb_params(req, &tw)) ||
+	    (rc = mx_media_serve_find(req, mx_req_param(req, 0), mx_req_param(req, 1), true,
+				      &mi)) ||
+	    (rc = mx_media_serve_thumbnail(req, &mi, &tw, &f)))
 		return rc;
-	const char *src = mx_media_content_path(&req->arena, cfg->media_store_path, mi.sha256);
-	int iw, ih;
-	const char *src_type;
-	if (mx_thumbnail_probe(src, &iw, &ih, &src_type))
-		return mx_req_fail(req, MX_EBADREQUEST,
-				   "Cannot generate a thumbnail: not a supported image");
-	if ((int64_t)iw * ih > cfg->max_image_pixels)
-		return mx_req_fail(req, MX_ETOOLARGE, "Image too large to thumbnail");
-	bool cached = mx_media_thumb_size(cfg, &w, &h, crop);
-	const char *path, *type;
-	bool temp = false;
-	int pages = mx_thumbnail_pages(src);
-	/* SPEC: "When true and the media cannot be animated ... the server
-	 * SHOULD behave as though animated is false": so too when decoding
-	 * every frame would exceed max_image_pixels. */
-	bool anim = want_anim && pages > 1 && (int64_t)iw * ih * pages <= cfg->max_image_pixels;
-	/* libvips 8.14 crops an animation as one tall image (one frame out):
-	 * animated crops are made static until frame-wise cropping is done. */
-	if (anim && crop && !(iw <= w && ih <= h))
-		anim = false;
-	if (iw <= w && ih <= h && (anim || pages == 1)) {
-		/* SPEC: #thumbnails: content smaller than requested is served as is. */
-		path = src;
-		type = src_type;
-	} else {
-		path = cached ? mx_media_thumb_path(req, mi.sha256, w, h, crop, anim)
-			      : mx_arena_printf(&req->arena, "%s/tmp/thumb-%llx",
-						cfg->media_store_path,
-						(unsigned long long)mx_rand_u64());
-		temp = !cached;
-		struct stat st;
-		type = anim ? "image/webp" : mx_thumbnail_type_for(src_type);
-		if (stat(path, &st)) {
-			if (mx_media_mkdirs(path))
-				return mx_req_fail(req, MX_EIO, "Cannot store the thumbnail");
-			rc = anim ? mx_thumbnail_make_animated(src, path, w, h, crop,
-							       cfg->max_image_pixels, &type)
-				  : mx_thumbnail_make(src, path, w, h, crop, cfg->max_image_pixels,
-						      &type);
-			if (rc == MX_EINVALID)
-				return mx_req_fail(req, MX_EBADREQUEST,
-						   "Cannot generate a thumbnail: the image is corrupt "
-						   "or truncated");
-			if (rc)
-				return mx_req_fail(req, rc, NULL);
-		}
-	}
-	int fd;
-	uint64_t size;
-	rc = mx_media_open(req, path, &fd, &size);
-	if (temp)
-		unlink(path); /* the open fd keeps it until sent */
-	if (rc)
-		return rc;
-	mx_media_safety_headers(req);
-	/* SPEC: the thumbnail's disposition "MUST be inline". */
-	mx_req_add_header(req, "Content-Disposition",
-			  !strcmp(type, "image/jpeg") ? "inline; filename=\"thumbnail.jpg\""
-			  : !strcmp(type, "image/png") ? "inline; filename=\"thumbnail.png\""
-			  : !strcmp(type, "image/gif") ? "inline; filename=\"thumbnail.gif\""
-						       : "inline; filename=\"thumbnail.webp\"");
-	return mx_req_reply_fd(req, 200, type, fd, size);
+	mx_media_serve_headers(req);
+	mx_req_add_header(req, "Content-Disposition", f.disposition);
+	return mx_req_reply_fd(req, 200, f.type, f.fd, f.size);
 }
 
 /* ---- URL previews ---- */
@@ -551,7 +318,7 @@ static const char *mx_preview_store_image(struct mx_req *req, const struct mx_pr
 	const char *id = mx_media_new_id(req);
 	if (mx_store_media_add(req->srv->db, id, req->auth.user_id, &c))
 		return NULL;
-	mx_media_pregenerate(req, sha);
+	mx_media_serve_pregenerate(req, sha);
 	return mx_arena_printf(&req->arena, "mxc://%s/%s", req->srv->cfg->server_name, id);
 }
 

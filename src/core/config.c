@@ -15,7 +15,6 @@
  *    listener in the file names it;
  *  - relative paths resolve against the config file's directory, not the
  *    working directory;
- *  - TLS listeners are rejected: TLS is terminated by a reverse proxy.
  */
 #include "core/config.h"
 
@@ -35,6 +34,7 @@
 #include <sodium.h>
 #include <yaml.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/iprange.h"
@@ -642,7 +642,7 @@ static int yaml_to_json(struct cfg *c, yaml_node_t *n, const char *path, int dep
 /* ---- listeners ----------------------------------------------------------- */
 
 static void add_listener(struct mx_config *cfg, const char *addr, uint16_t port,
-			 unsigned resources, bool x_forwarded)
+			 unsigned resources, bool x_forwarded, bool tls)
 {
 	cfg->listeners = mx_xrealloc(cfg->listeners,
 				     (cfg->n_listeners + 1) * sizeof(*cfg->listeners));
@@ -651,6 +651,7 @@ static void add_listener(struct mx_config *cfg, const char *addr, uint16_t port,
 	l->port = port;
 	l->resources = resources;
 	l->x_forwarded = x_forwarded;
+	l->tls = tls;
 }
 
 /* Resource names as Synapse's homeserver.py wires them: "client" and
@@ -736,11 +737,16 @@ static int parse_listener(struct cfg *c, struct mx_config *cfg, yaml_node_t *lst
 	if ((rc = get_bool(c, lst, base, "tls", &tls)) ||
 	    (rc = get_bool(c, lst, base, "x_forwarded", &x_forwarded)))
 		return rc;
-	if (tls) {
+	/* The paths are parsed before the listeners (parse_root). */
+	const char *missing = !cfg->tls_certificate_path   ? "tls_certificate_path"
+			      : !cfg->tls_private_key_path ? "tls_private_key_path"
+							   : NULL;
+	if (tls && missing) {
 		path_key(p, sizeof(p), base, "tls");
 		return cfg_fail(c, map_get(c, lst, "tls"), p,
-				"TLS listeners are not supported: terminate TLS in a reverse "
-				"proxy and set tls: false");
+				"a TLS listener needs %s (PEM); set it, or tls: false to "
+				"terminate TLS in a reverse proxy",
+				missing);
 	}
 
 	yaml_node_t *portn = map_val(c, lst, "port");
@@ -768,11 +774,11 @@ static int parse_listener(struct cfg *c, struct mx_config *cfg, yaml_node_t *lst
 		if ((rc = get_str(c, lst, base, "bind_address", &one)))
 			return rc;
 		if (one) {
-			add_listener(cfg, one, (uint16_t)port, bits, x_forwarded);
+			add_listener(cfg, one, (uint16_t)port, bits, x_forwarded, tls);
 			free(one);
 		} else {
-			add_listener(cfg, "::1", (uint16_t)port, bits, x_forwarded);
-			add_listener(cfg, "127.0.0.1", (uint16_t)port, bits, x_forwarded);
+			add_listener(cfg, "::1", (uint16_t)port, bits, x_forwarded, tls);
+			add_listener(cfg, "127.0.0.1", (uint16_t)port, bits, x_forwarded, tls);
 		}
 		return 0;
 	}
@@ -786,7 +792,7 @@ static int parse_listener(struct cfg *c, struct mx_config *cfg, yaml_node_t *lst
 		if (a->type != YAML_SCALAR_NODE || is_null(a) || !a->data.scalar.length ||
 		    strlen(scalar_str(a)) != a->data.scalar.length)
 			return cfg_fail(c, a, ap, "expected an IP address");
-		add_listener(cfg, scalar_str(a), (uint16_t)port, bits, x_forwarded);
+		add_listener(cfg, scalar_str(a), (uint16_t)port, bits, x_forwarded, tls);
 	}
 	return 0;
 }
@@ -801,7 +807,7 @@ static int parse_listeners(struct cfg *c, struct mx_config *cfg, yaml_node_t *ro
 		add_listener(cfg, "127.0.0.1", 8008,
 			     MX_RES_CLIENT | MX_RES_FEDERATION | MX_RES_KEYS | MX_RES_MEDIA |
 				     MX_RES_HEALTH,
-			     false);
+			     false, false);
 	} else {
 		for (size_t i = 0; i < seq_len(seq); i++)
 			if ((rc = parse_listener(c, cfg, seq_at(c, seq, i), i)))
@@ -815,7 +821,7 @@ static int parse_listeners(struct cfg *c, struct mx_config *cfg, yaml_node_t *ro
 			admin = true;
 	/* The admin API only ever gets a listener of its own, on localhost. */
 	if (!admin)
-		add_listener(cfg, "127.0.0.1", 8009, MX_RES_ADMIN | MX_RES_HEALTH, false);
+		add_listener(cfg, "127.0.0.1", 8009, MX_RES_ADMIN | MX_RES_HEALTH, false, false);
 	return 0;
 }
 
@@ -924,6 +930,10 @@ static void set_defaults(struct mx_config *cfg)
 	cfg->http_threads = 0;
 	cfg->max_connections = 10000;
 	cfg->max_spider_size = 10LL << 20;
+	cfg->federation_verify_certificates = true;
+	cfg->destination_min_retry_interval_ms = 10LL * 60 * 1000;
+	cfg->destination_retry_multiplier = 2;
+	cfg->destination_max_retry_interval_ms = 7LL * 86400 * 1000;
 }
 
 /*
@@ -957,6 +967,108 @@ static int parse_ipranges(struct cfg *c, yaml_node_t *root, const char *key,
 	for (size_t i = 0; i < n_extra; i++)
 		if (!mx_iprange_parse(extra[i], &(*out)[*n]))
 			(*n)++;
+	return 0;
+}
+
+/*
+ * Synapse's DEFAULT_IP_RANGE_BLOCKLIST: addresses no other homeserver
+ * legitimately has (private, loopback, link-local, CGNAT, benchmarking,
+ * multicast, documentation and deprecated site-local ranges).
+ */
+static const char *const default_ip_range_blacklist[] = {
+	"127.0.0.0/8",    "10.0.0.0/8",      "172.16.0.0/12",  "192.168.0.0/16",
+	"100.64.0.0/10",  "192.0.0.0/24",    "169.254.0.0/16", "192.88.99.0/24",
+	"198.18.0.0/15",  "192.0.2.0/24",    "198.51.100.0/24", "203.0.113.0/24",
+	"224.0.0.0/4",    "::1/128",         "fe80::/10",      "fc00::/7",
+	"2001:db8::/32",  "ff00::/8",        "fec0::/10",
+	"0.0.0.0",        "::",              NULL}; /* the last two: always blocked */
+
+/* A list of strings: *out is NULL when the key is absent or null, else a
+ * heap array (with room for at least one entry) of heap strings. */
+static int parse_str_list(struct cfg *c, yaml_node_t *root, const char *base, const char *key,
+			  char ***out, size_t *n)
+{
+	yaml_node_t *seq;
+	int rc = get_seq(c, root, base, key, &seq);
+	if (rc || !seq)
+		return rc;
+	char path[CFG_PATH_MAX];
+	path_key(path, sizeof(path), base, key);
+	*out = mx_xcalloc(seq_len(seq) + 1, sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < seq_len(seq); i++) {
+		char ipath[CFG_PATH_MAX];
+		path_idx(ipath, sizeof(ipath), path, i);
+		yaml_node_t *v = seq_at(c, seq, i);
+		if (!v)
+			return cfg_fail(c, seq, ipath, "expected a string");
+		if ((rc = node_str(c, v, ipath, &(*out)[*n])))
+			return rc;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* The outbound federation keys (federation/client.h), named as in Synapse. */
+static int parse_federation_client(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
+{
+	static const char *const always_blocked[] = {"0.0.0.0", "::", NULL};
+	const char *key;
+	yaml_node_t *sec;
+	int rc;
+	/* ip_range_blocklist wins over its older name; an explicit list (even
+	 * an empty one) replaces the default. */
+	key = map_val(c, root, "ip_range_blocklist") ? "ip_range_blocklist" : "ip_range_blacklist";
+	if (map_val(c, root, key))
+		rc = parse_ipranges(c, root, key, always_blocked, &cfg->ip_range_blacklist,
+				    &cfg->n_ip_range_blacklist);
+	else
+		rc = parse_ipranges(c, NULL, key, default_ip_range_blacklist,
+				    &cfg->ip_range_blacklist, &cfg->n_ip_range_blacklist);
+	if (rc)
+		return rc;
+	key = map_val(c, root, "ip_range_allowlist") ? "ip_range_allowlist" : "ip_range_whitelist";
+	if ((rc = parse_ipranges(c, root, key, NULL, &cfg->ip_range_whitelist,
+				 &cfg->n_ip_range_whitelist)))
+		return rc;
+	if (map_val(c, root, "federation_ip_range_blacklist") &&
+	    (rc = parse_ipranges(c, root, "federation_ip_range_blacklist", always_blocked,
+				 &cfg->federation_ip_range_blacklist,
+				 &cfg->n_federation_ip_range_blacklist)))
+		return rc;
+	if ((rc = get_bool(c, root, "", "federation_verify_certificates",
+			   &cfg->federation_verify_certificates)) ||
+	    (rc = parse_str_list(c, root, "", "federation_custom_ca_list",
+				 &cfg->federation_custom_ca_list, &cfg->n_federation_custom_ca_list)) ||
+	    (rc = parse_str_list(c, root, "", "federation_domain_whitelist",
+				 &cfg->federation_domain_whitelist,
+				 &cfg->n_federation_domain_whitelist)))
+		return rc;
+	for (size_t i = 0; i < cfg->n_federation_custom_ca_list; i++)
+		resolve_path(cfg, &cfg->federation_custom_ca_list[i]);
+	if (cfg->federation_custom_ca_list && !cfg->n_federation_custom_ca_list) {
+		free(cfg->federation_custom_ca_list); /* an empty list: the system CAs */
+		cfg->federation_custom_ca_list = NULL;
+	}
+	if ((rc = get_map(c, root, "", "federation", &sec)) ||
+	    (rc = get_duration(c, sec, "federation", "destination_min_retry_interval",
+			       &cfg->destination_min_retry_interval_ms)) ||
+	    (rc = get_number(c, sec, "federation", "destination_retry_multiplier",
+			     &cfg->destination_retry_multiplier)) ||
+	    (rc = get_duration(c, sec, "federation", "destination_max_retry_interval",
+			       &cfg->destination_max_retry_interval_ms)))
+		return rc;
+	if (cfg->destination_min_retry_interval_ms < 1)
+		return cfg_fail(c, map_get(c, sec, "destination_min_retry_interval"),
+				"federation.destination_min_retry_interval", "must be positive");
+	if (cfg->destination_retry_multiplier < 1 || cfg->destination_retry_multiplier > 1000)
+		return cfg_fail(c, map_get(c, sec, "destination_retry_multiplier"),
+				"federation.destination_retry_multiplier",
+				"expected a number from 1 to 1000");
+	if (cfg->destination_max_retry_interval_ms < cfg->destination_min_retry_interval_ms)
+		return cfg_fail(c, map_get(c, sec, "destination_max_retry_interval"),
+				"federation.destination_max_retry_interval",
+				"must not be less than destination_min_retry_interval");
 	return 0;
 }
 
@@ -1019,6 +1131,110 @@ static int parse_media_upload_limits(struct cfg *c, struct mx_config *cfg, yaml_
 		if (l->time_period_ms <= 0 || l->max_size < 0)
 			return cfg_fail(c, e, base, "time_period and max_size are required");
 		cfg->n_media_upload_limits++;
+	}
+	return 0;
+}
+
+/* A signing key id as the spec allows it: "ed25519:" and a version of
+ * 1..55 characters of [a-zA-Z0-9_] (SPEC: server-server-api "Verify Key"). */
+static bool ed25519_key_id_valid(const char *s)
+{
+	if (strncmp(s, "ed25519:", 8))
+		return false;
+	size_t n = 0;
+	for (const char *p = s + 8; *p; p++, n++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return n >= 1 && n <= 55;
+}
+
+/* One trusted_key_servers entry: {server_name, verify_keys, accept_keys_insecurely}. */
+static int parse_key_server(struct cfg *c, struct mx_config *cfg, yaml_node_t *e,
+			    const char *base, struct mx_config_key_server *ks)
+{
+	char p[CFG_PATH_MAX];
+	if (!e || e->type != YAML_MAPPING_NODE)
+		return cfg_fail(c, e, base, "expected a mapping with a server_name");
+	char *name = NULL;
+	int rc = get_str(c, e, base, "server_name", &name);
+	if (rc)
+		return rc;
+	path_key(p, sizeof(p), base, "server_name");
+	size_t host_len;
+	bool has_port;
+	bool ok = name && strlen(name) < sizeof(ks->server_name) &&
+		  server_name_split(name, &host_len, &has_port);
+	if (ok)
+		memcpy(ks->server_name, name, strlen(name) + 1);
+	free(name);
+	if (!ok)
+		return cfg_fail(c, e, p, "expected a server name (required)");
+	if ((rc = get_bool(c, e, base, "accept_keys_insecurely", &ks->accept_keys_insecurely)))
+		return rc;
+	yaml_node_t *vk;
+	if ((rc = get_map(c, e, base, "verify_keys", &vk)))
+		return rc;
+	char vpath[CFG_PATH_MAX];
+	path_key(vpath, sizeof(vpath), base, "verify_keys");
+	for (yaml_node_pair_t *kv = vk ? vk->data.mapping.pairs.start : NULL;
+	     vk && kv < vk->data.mapping.pairs.top; kv++) {
+		yaml_node_t *k = node_at(c, kv->key), *v = node_at(c, kv->value);
+		if (!k || k->type != YAML_SCALAR_NODE || !ed25519_key_id_valid(scalar_str(k)) ||
+		    strlen(scalar_str(k)) >= sizeof(ks->verify_keys[0].key_id))
+			return cfg_fail(c, k ? k : vk, vpath,
+					"keys must be key ids such as ed25519:auto");
+		path_key(p, sizeof(p), vpath, scalar_str(k));
+		if (ks->n_verify_keys == MX_CONFIG_MAX_PINNED_KEYS)
+			return cfg_fail(c, k, p, "at most 8 keys per key server");
+		struct mx_config_pinned_key *pk = &ks->verify_keys[ks->n_verify_keys];
+		if (!v || v->type != YAML_SCALAR_NODE ||
+		    mx_base64_decode_exact(scalar_str(v), MX_BASE64_STD, pk->key, sizeof(pk->key)))
+			return cfg_fail(c, v ? v : k, p,
+					"expected the base64 of a 32-byte ed25519 public key");
+		memcpy(pk->key_id, scalar_str(k), strlen(scalar_str(k)) + 1);
+		ks->n_verify_keys++;
+	}
+	/* As Synapse: unpinned, the key server is trusted on its TLS
+	 * certificate, so without certificate checks it must be pinned. */
+	if (!ks->n_verify_keys && !cfg->federation_verify_certificates &&
+	    !ks->accept_keys_insecurely)
+		return cfg_fail(c, e, base,
+				"with federation_verify_certificates off, anyone who can spoof "
+				"DNS could pose as this key server: pin its verify_keys, or set "
+				"accept_keys_insecurely: true");
+	return 0;
+}
+
+/*
+ * trusted_key_servers (Synapse's format). Absent: matrix.org with no
+ * pinned keys, Synapse's default; null or an empty list: no notary.
+ */
+static int parse_trusted_key_servers(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
+{
+	yaml_node_t *seq = map_get(c, root, "trusted_key_servers");
+	cfg->trusted_key_servers =
+		mx_xcalloc(MX_CONFIG_MAX_KEY_SERVERS, sizeof(*cfg->trusted_key_servers));
+	cfg->n_trusted_key_servers = 0;
+	if (!seq) {
+		memcpy(cfg->trusted_key_servers[0].server_name, "matrix.org", sizeof("matrix.org"));
+		cfg->n_trusted_key_servers = 1;
+		return 0;
+	}
+	if (is_null(seq))
+		return 0;
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return cfg_fail(c, seq, "trusted_key_servers", "expected a list");
+	if (seq_len(seq) > MX_CONFIG_MAX_KEY_SERVERS)
+		return cfg_fail(c, seq, "trusted_key_servers", "at most 16 key servers");
+	for (size_t i = 0; i < seq_len(seq); i++) {
+		char base[CFG_PATH_MAX];
+		path_idx(base, sizeof(base), "trusted_key_servers", i);
+		int rc = parse_key_server(c, cfg, seq_at(c, seq, i), base,
+					  &cfg->trusted_key_servers[i]);
+		if (rc)
+			return rc;
+		cfg->n_trusted_key_servers++;
 	}
 	return 0;
 }
@@ -1102,6 +1318,19 @@ static int parse_root(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 		free(s);
 	}
 
+	/* Before the listeners, which check that TLS ones have both. */
+	if ((rc = get_str(c, root, "", "tls_certificate_path", &cfg->tls_certificate_path)) ||
+	    (rc = get_str(c, root, "", "tls_private_key_path", &cfg->tls_private_key_path)))
+		return rc;
+	char **tls_paths[] = {&cfg->tls_certificate_path, &cfg->tls_private_key_path};
+	for (size_t i = 0; i < MX_ARRAY_LEN(tls_paths); i++) {
+		if (*tls_paths[i] && !**tls_paths[i]) {
+			free(*tls_paths[i]);
+			*tls_paths[i] = NULL;
+		}
+		resolve_path(cfg, tls_paths[i]);
+	}
+
 	if ((rc = parse_listeners(c, cfg, root)) || (rc = parse_database(c, cfg, root)))
 		return rc;
 
@@ -1169,9 +1398,14 @@ static int parse_root(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 				 &cfg->url_preview_ip_range_blacklist,
 				 &cfg->n_url_preview_ip_range_blacklist)))
 		return rc;
+	if ((rc = parse_federation_client(c, cfg, root)))
+		return rc;
 	if (cfg->max_request_body_size < 1024)
 		return cfg_fail(c, map_get(c, root, "max_request_body_size"),
 				"max_request_body_size", "must be at least 1K");
+	/* After the federation keys: it reads federation_verify_certificates. */
+	if ((rc = parse_trusted_key_servers(c, cfg, root)))
+		return rc;
 
 	if (cfg->log_level) {
 		static const char *const levels[] = {"debug", "info", "warn", "warning", "error"};
@@ -1279,11 +1513,24 @@ void mx_config_release(struct mx_config *cfg)
 	free(cfg->database_path);
 	free(cfg->database_conninfo);
 	free(cfg->signing_key_path);
+	free(cfg->tls_certificate_path);
+	free(cfg->tls_private_key_path);
 	free(cfg->registration_shared_secret);
 	free(cfg->default_room_version);
 	free(cfg->media_store_path);
 	free(cfg->url_preview_ip_range_blacklist);
 	free(cfg->url_preview_ip_range_whitelist);
+	free(cfg->ip_range_blacklist);
+	free(cfg->ip_range_whitelist);
+	free(cfg->federation_ip_range_blacklist);
+	for (size_t i = 0; cfg->federation_custom_ca_list && i < cfg->n_federation_custom_ca_list; i++)
+		free(cfg->federation_custom_ca_list[i]);
+	free(cfg->federation_custom_ca_list);
+	for (size_t i = 0; cfg->federation_domain_whitelist && i < cfg->n_federation_domain_whitelist;
+	     i++)
+		free(cfg->federation_domain_whitelist[i]);
+	free(cfg->federation_domain_whitelist);
+	free(cfg->trusted_key_servers);
 	free(cfg->log_level);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -1513,8 +1760,9 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"\n"
 		"## Listeners ##\n"
 		"\n"
-		"# HTTP listeners. TLS is not supported here: put a reverse proxy\n"
-		"# (nginx, Caddy, ...) in front and let it terminate TLS.\n"
+		"# HTTP listeners. Usually a reverse proxy (nginx, Caddy, ...) in\n"
+		"# front terminates TLS; a listener can also serve HTTPS itself\n"
+		"# (tls: true, below), e.g. federation on port 8448.\n"
 		"#\n"
 		"# port: the TCP port.\n"
 		"# bind_addresses: addresses to listen on ('::' or '0.0.0.0' for all).\n"
@@ -1523,6 +1771,7 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"# resources: which APIs this listener serves: client, federation,\n"
 		"#   keys, media, health, admin. The admin API should stay on its own\n"
 		"#   listener bound to localhost.\n"
+		"# tls: serve HTTPS, with tls_certificate_path and tls_private_key_path.\n"
 		"listeners:\n"
 		"  - port: 8008\n"
 		"    bind_addresses: ['127.0.0.1']\n"
@@ -1540,6 +1789,20 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"    tls: false\n"
 		"    resources:\n"
 		"      - names: [admin]\n"
+		"\n"
+		"  # Federation over HTTPS on 8448, without a reverse proxy:\n"
+		"  #- port: 8448\n"
+		"  #  bind_addresses: ['::', '0.0.0.0']\n"
+		"  #  type: http\n"
+		"  #  tls: true\n"
+		"  #  resources:\n"
+		"  #    - names: [federation]\n"
+		"\n"
+		"# Certificate and private key (PEM) for listeners with tls: true, read\n"
+		"# at start-up (restart to renew). The certificate file may hold the\n"
+		"# chain after it; the key must not be encrypted.\n"
+		"#tls_certificate_path: /etc/letsencrypt/live/example.org/fullchain.pem\n"
+		"#tls_private_key_path: /etc/letsencrypt/live/example.org/privkey.pem\n"
 		"\n"
 		"# Largest JSON request body accepted, in bytes.\n"
 		"max_request_body_size: 1M\n"
@@ -1606,6 +1869,15 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"\n"
 		"# How long other servers may cache our signing keys.\n"
 		"key_refresh_interval: 1d\n"
+		"\n"
+		"# Notaries asked for another server's signing keys when that server\n"
+		"# cannot be reached itself (an empty list: none). Each one's answers\n"
+		"# are trusted on its TLS certificate unless verify_keys pins the keys\n"
+		"# it must sign them with (at least one must have signed).\n"
+		"trusted_key_servers:\n"
+		"  - server_name: \"matrix.org\"\n"
+		"#    verify_keys:\n"
+		"#      \"ed25519:auto\": \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\"\n"
 		"\n"
 		"## Registration ##\n"
 		"\n"

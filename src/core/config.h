@@ -27,6 +27,7 @@ struct mx_config_listener {
 	uint16_t port;
 	unsigned resources;   /* MX_RES_* bits */
 	bool x_forwarded;     /* trust X-Forwarded-For from a reverse proxy */
+	bool tls;             /* tls: HTTPS with tls_certificate_path / tls_private_key_path */
 };
 
 struct mx_config_ratelimit {
@@ -36,6 +37,21 @@ struct mx_config_ratelimit {
 
 #define MX_CONFIG_MAX_THUMBNAIL_SIZES 16
 #define MX_CONFIG_MAX_UPLOAD_LIMITS 16
+
+/* trusted_key_servers bounds: notaries, and pinned keys per notary. */
+#define MX_CONFIG_MAX_KEY_SERVERS 16
+#define MX_CONFIG_MAX_PINNED_KEYS 8
+
+/* One trusted_key_servers entry (Synapse's format). */
+struct mx_config_key_server {
+	char server_name[256];
+	struct mx_config_pinned_key {
+		char key_id[64];            /* "ed25519:auto" */
+		unsigned char key[32];      /* the decoded public key */
+	} verify_keys[MX_CONFIG_MAX_PINNED_KEYS];
+	size_t n_verify_keys;           /* 0: the notary is trusted on its TLS certificate */
+	bool accept_keys_insecurely;    /* accepted; only matters without certificate checks */
+};
 
 struct mx_config {
 	char *config_path;            /* the file read */
@@ -54,6 +70,8 @@ struct mx_config {
 	char *database_conninfo;      /* libpq conninfo built from database.args for psycopg2 */
 
 	char *signing_key_path;       /* signing_key_path */
+	char *tls_certificate_path;   /* tls_certificate_path: PEM (+ chain), NULL = unset */
+	char *tls_private_key_path;   /* tls_private_key_path: unencrypted PEM, NULL = unset */
 	int64_t key_valid_for_ms;     /* key_refresh_interval (default 1d) */
 
 	bool enable_registration;                     /* enable_registration */
@@ -99,6 +117,36 @@ struct mx_config {
 	size_t n_url_preview_ip_range_whitelist;
 	int64_t max_spider_size;      /* max_spider_size: largest page or image fetched (10M) */
 
+	/* Outbound federation (federation/client.h). Addresses are checked after
+	 * DNS resolution; + 0.0.0.0 and :: are always on every blacklist. */
+	struct mx_iprange *ip_range_blacklist; /* ip_range_blocklist, alias ip_range_blacklist;
+						* default: Synapse's private, loopback, link-local,
+						* CGNAT, multicast and documentation ranges */
+	size_t n_ip_range_blacklist;
+	struct mx_iprange *ip_range_whitelist; /* ip_range_allowlist, alias ip_range_whitelist */
+	size_t n_ip_range_whitelist;
+	struct mx_iprange *federation_ip_range_blacklist; /* deprecated federation_ip_range_blacklist:
+							   * NULL when unset; when set it replaces
+							   * ip_range_blacklist and the whitelist
+							   * for federation, as in Synapse */
+	size_t n_federation_ip_range_blacklist;
+	bool federation_verify_certificates;   /* federation_verify_certificates (default true) */
+	char **federation_custom_ca_list;      /* federation_custom_ca_list: absolute paths of PEM
+						* files trusted instead of the system CAs; NULL = system */
+	size_t n_federation_custom_ca_list;
+	char **federation_domain_whitelist;    /* federation_domain_whitelist: NULL = any destination;
+						* else only these (possibly none) */
+	size_t n_federation_domain_whitelist;
+	int64_t destination_min_retry_interval_ms; /* federation.destination_min_retry_interval (10m) */
+	double destination_retry_multiplier;       /* federation.destination_retry_multiplier (2) */
+	int64_t destination_max_retry_interval_ms; /* federation.destination_max_retry_interval (1w) */
+
+	/* trusted_key_servers: notaries asked for keys a server cannot give
+	 * us itself (federation/keyring.h). Default: matrix.org, unpinned;
+	 * an explicit empty list (or null) means none. Heap array. */
+	struct mx_config_key_server *trusted_key_servers;
+	size_t n_trusted_key_servers;
+
 	int http_threads;             /* myelin: HTTP threads, 0 = one per core */
 	int max_connections;          /* myelin: concurrent connection limit */
 	char *log_level;              /* log_level: debug, info, warn, error */
@@ -118,6 +166,9 @@ struct mx_config {
  * MX_RES_MEDIA, "federation" implies MX_RES_KEYS, and MX_RES_HEALTH is set
  * on every HTTP listener; unlike Synapse, "client" never implies
  * MX_RES_ADMIN. Non-http listener types (metrics, manhole, ...) are skipped.
+ * A listener with tls: true needs tls_certificate_path and
+ * tls_private_key_path (an error naming the missing key otherwise); the
+ * files themselves are read when the listeners start (mx_http_start).
  * Without a listeners key there is one listener on 127.0.0.1:8008; if no
  * listener names "admin", one on 127.0.0.1:8009 serving only the admin API
  * (and /health) is appended.

@@ -54,6 +54,7 @@ static const struct mx_error_row mx_error_table[MX_E_COUNT_] = {
 	[42] = {400, "M_BAD_ALIAS", "Alias does not point to this room"},
 	[43] = {400, "M_DUPLICATE_ANNOTATION", "Duplicate annotation"},
 	[44] = {409, "M_UNKNOWN", "Already exists"},
+	[45] = {502, "M_UNKNOWN", "Remote server unavailable"},
 };
 
 static const struct mx_error_row *mx_error_row(int err)

@@ -53,7 +53,8 @@ enum mx_err {
 	MX_EBADALIAS = -42,        /* 400 M_BAD_ALIAS: a canonical alias not pointing to the room */
 	MX_EDUPLICATEANNOTATION = -43, /* 400 M_DUPLICATE_ANNOTATION: the same reaction twice */
 	MX_EEXISTS = -44,           /* internal: already done (an idempotent retry) */
-	MX_E_COUNT_ = 45
+	MX_EREMOTE = -45,           /* 502 M_UNKNOWN: a remote server failed or is backed off */
+	MX_E_COUNT_ = 46
 };
 
 /* HTTP status for a code (500 for unknown codes). */

@@ -17,6 +17,7 @@ char *mx_xstrndup(const char *s, size_t n);
 char *mx_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define MX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MX_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 #ifndef NDEBUG
 #include <assert.h>

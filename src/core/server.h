@@ -22,6 +22,11 @@ struct mx_admin_nonces;
 struct mx_typing;
 struct mx_presence;
 struct mx_push;
+struct mx_jobs;
+struct mx_fed;
+struct mx_keyring;
+struct mx_req;
+struct mx_media_remote;
 
 struct mx_server {
 	const struct mx_config *cfg;
@@ -35,6 +40,13 @@ struct mx_server {
 	struct mx_typing *typing;           /* who is typing where (own lock, timer thread) */
 	struct mx_presence *presence;       /* local users' presence (own lock, timer thread) */
 	struct mx_push *push;               /* push rules cache, notification counts (own lock, writer thread) */
+	struct mx_jobs *jobs;               /* threads for work that waits on the network */
+	struct mx_fed *fed;                 /* outbound federation: discovery, signing, backoff */
+	struct mx_keyring *keyring;         /* other servers' signing keys */
+	struct mx_media_remote *remote_media; /* remote media fetches in flight (own lock) */
+	/* Checks X-Matrix on MX_ROUTE_FEDERATION routes: 0, MX_ESUSPENDED
+	 * (parked), or an error already replied (federation/auth.c). */
+	int (*fed_auth)(struct mx_req *req);
 	unsigned long long pw_opslimit;     /* argon2id cost for new password hashes */
 	size_t pw_memlimit;
 	int64_t start_ms;

@@ -280,11 +280,27 @@ static void *mx_db_writer_main(void *arg)
 
 		mx_db_run_batch(db, batch);
 
+		/* Detached jobs are ours: release them before anyone waiting on
+		 * this batch wakes, and drop them from the list. */
+		uint64_t n_jobs = 0;
+		for (struct mx_db_job **pp = &batch; *pp;) {
+			struct mx_db_job *j = *pp;
+			n_jobs++;
+			if (!j->detached) {
+				pp = &j->next;
+				continue;
+			}
+			*pp = j->next;
+			if (j->release)
+				j->release(j->arg, j->result);
+			free(j);
+		}
+
 		pthread_mutex_lock(&db->lock);
 		db->batches++;
+		db->jobs += n_jobs;
 		for (struct mx_db_job *j = batch; j;) {
 			struct mx_db_job *next = j->next; /* j lives on its caller's stack */
-			db->jobs++;
 			j->done = true;
 			j = next;
 		}
@@ -294,11 +310,10 @@ static void *mx_db_writer_main(void *arg)
 	return NULL;
 }
 
-void mx_db_write_submit(struct mx_db *db, struct mx_db_job *job, mx_db_write_fn fn, void *arg)
+/* Queue job (fields set by the caller); see mx_db_write_async for detached jobs. */
+static void mx_db_enqueue(struct mx_db *db, struct mx_db_job *job)
 {
 	job->next = NULL;
-	job->fn = fn;
-	job->arg = arg;
 	job->result = 0;
 	job->done = false;
 	pthread_mutex_lock(&db->lock);
@@ -306,6 +321,11 @@ void mx_db_write_submit(struct mx_db *db, struct mx_db_job *job, mx_db_write_fn 
 		job->result = MX_EUNAVAILABLE;
 		job->done = true;
 		pthread_mutex_unlock(&db->lock);
+		if (job->detached) {
+			if (job->release)
+				job->release(job->arg, job->result);
+			free(job);
+		}
 		return;
 	}
 	if (db->tail)
@@ -315,6 +335,25 @@ void mx_db_write_submit(struct mx_db *db, struct mx_db_job *job, mx_db_write_fn 
 	db->tail = job;
 	pthread_cond_signal(&db->wake);
 	pthread_mutex_unlock(&db->lock);
+}
+
+void mx_db_write_submit(struct mx_db *db, struct mx_db_job *job, mx_db_write_fn fn, void *arg)
+{
+	job->fn = fn;
+	job->arg = arg;
+	job->detached = false;
+	job->release = NULL;
+	mx_db_enqueue(db, job);
+}
+
+void mx_db_write_async(struct mx_db *db, mx_db_write_fn fn, void *arg, mx_db_release_fn release)
+{
+	struct mx_db_job *job = mx_xcalloc(1, sizeof(*job));
+	job->fn = fn;
+	job->arg = arg;
+	job->detached = true;
+	job->release = release;
+	mx_db_enqueue(db, job);
 }
 
 int mx_db_write_wait(struct mx_db *db, struct mx_db_job *job)

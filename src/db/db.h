@@ -94,16 +94,32 @@ int mx_db_write(struct mx_db *db, mx_db_write_fn fn, void *arg);
  * releasing it: jobs run in submission order. The job lives in caller
  * memory (usually its stack) until mx_db_write_wait() returns.
  */
+typedef void (*mx_db_release_fn)(void *arg, int result);
 struct mx_db_job {
 	struct mx_db_job *next; /* first: the writer's queue link */
 	mx_db_write_fn fn;
 	void *arg;
 	int result;
 	bool done;
+	bool detached;             /* mx_db_write_async: the writer frees the job */
+	mx_db_release_fn release;  /* detached jobs only; may be NULL */
 };
 void mx_db_write_submit(struct mx_db *db, struct mx_db_job *job, mx_db_write_fn fn, void *arg);
 /* Wait for a submitted job; returns its result as mx_db_write() does. */
 int mx_db_write_wait(struct mx_db *db, struct mx_db_job *job);
+
+/*
+ * Fire and forget: queue fn(conn, arg) like mx_db_write_submit() and return
+ * at once, for writes nobody waits on (bookkeeping such as federation
+ * destination health). The job memory belongs to db. Once its batch has
+ * committed (or failed), release(arg, result) runs on the writer thread,
+ * outside the queue lock and before any waiter on the same or a later batch
+ * returns, so that the caller's arg can be freed there; release may be
+ * NULL. When the writer is stopping, fn never runs and release(arg,
+ * MX_EUNAVAILABLE) is called before this returns. Queued jobs still run
+ * when the database closes (the writer drains its queue).
+ */
+void mx_db_write_async(struct mx_db *db, mx_db_write_fn fn, void *arg, mx_db_release_fn release);
 
 /* Counters for benchmarks: committed batches and jobs. */
 void mx_db_write_stats(struct mx_db *db, uint64_t *batches, uint64_t *jobs);

@@ -9,5 +9,7 @@
 
 extern const struct mx_route mx_federation_routes[];
 extern const size_t mx_federation_routes_count;
+extern const struct mx_route mx_federation_media_routes[];
+extern const size_t mx_federation_media_routes_count;
 
 #endif

@@ -25,6 +25,11 @@ static int mx_http_fail_token(struct mx_req *req, const char *msg, bool soft_log
 int mx_http_auth(struct mx_req *req)
 {
 	unsigned flags = req->route->flags;
+	if (flags & MX_ROUTE_FEDERATION) {
+		if (!req->srv->fed_auth)
+			return mx_req_fail(req, MX_EUNAUTHORIZED, "Federation is not enabled");
+		return req->srv->fed_auth(req);
+	}
 	if (!(flags & (MX_ROUTE_AUTH | MX_ROUTE_AUTH_OPTIONAL)))
 		return 0;
 	const char *h = mx_req_header(req, "Authorization");

@@ -26,6 +26,7 @@ struct mx_auth {
 	const char *token_hash;   /* hex SHA-256 of the access token */
 	bool is_guest;
 	bool is_admin;
+	const char *origin;       /* X-Matrix: the server that signed the request */
 };
 
 #define MX_REQ_MAX_HEADERS 8
@@ -38,6 +39,7 @@ struct mx_req {
 	const struct mx_route *route;
 	unsigned method;
 	const char *path;                   /* raw, percent-encoded */
+	const char *raw_uri;                /* the request target as sent: path and query */
 	const char *params[MX_ROUTE_MAX_PARAMS]; /* decoded path captures */
 	int n_params;
 	struct mx_buf body;
@@ -60,6 +62,9 @@ struct mx_req {
 	size_t discarded;                   /* bytes of a refused body dropped */
 	bool bad_param;                     /* a path capture decoded to a NUL */
 	bool started;
+	bool begun;                         /* routed (the first access call ran) */
+	bool auth_parked;                   /* federation auth waits for a key fetch */
+	void *fed_auth_state;               /* federation/auth.c's, kept across that park (arena) */
 	bool suspended;                     /* parked: the handler runs again on resume */
 	bool resumed;                       /* this run follows a resume */
 	void *park_slot;                    /* the notifier's entry while parked */
@@ -86,6 +91,7 @@ struct mx_req {
 	int resp_fd;
 	bool resp_from_fd;
 	uint64_t resp_fd_size;
+	const char *resp_prefix, *resp_suffix; /* framing around the file (arena) or NULL */
 	bool queued;                        /* the response was handed to MHD */
 };
 
@@ -109,6 +115,12 @@ int mx_req_reply_raw(struct mx_req *req, int status, const char *type, const voi
  * The file is streamed by libmicrohttpd, never copied into memory.
  */
 int mx_req_reply_fd(struct mx_req *req, int status, const char *type, int fd, uint64_t size);
+/*
+ * The same, with the file framed: prefix, the file, then suffix (both
+ * copied), e.g. a file as one part of a multipart body.
+ */
+int mx_req_reply_fd_framed(struct mx_req *req, int status, const char *type, const char *prefix,
+			   int fd, uint64_t size, const char *suffix);
 /* Add a response header (strings must live as long as the request). */
 void mx_req_add_header(struct mx_req *req, const char *name, const char *value);
 /*

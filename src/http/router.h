@@ -36,6 +36,12 @@ enum mx_route_flags {
 	 * max_upload_size; auth and rate limits run before the first chunk.
 	 */
 	MX_ROUTE_STREAM = 1 << 7,
+	/*
+	 * Server-Server: an X-Matrix signature is required (srv->fed_auth
+	 * checks it, possibly parking the request while it fetches a key);
+	 * req->auth.origin names the requesting server.
+	 */
+	MX_ROUTE_FEDERATION = 1 << 8,
 };
 
 enum mx_ratelimit_class {

@@ -45,6 +45,11 @@ struct mx_listener {
 	struct mx_http *h;
 	const struct mx_config_listener *cfg;
 	struct MHD_Daemon *daemon;
+	/* libmicrohttpd's messages while the daemon starts, joined, for our
+	 * own start-up error (its logger may run on its threads: locked). */
+	pthread_mutex_t log_lock;
+	bool starting;
+	char start_err[512];
 };
 
 struct mx_http {
@@ -54,7 +59,14 @@ struct mx_http {
 	size_t n_listeners;
 	pthread_key_t worker_key;
 	atomic_int inflight;
+	/* tls_certificate_path and tls_private_key_path as read at start-up
+	 * (NUL-terminated PEM), when a listener has tls: true; else NULL. */
+	char *tls_cert, *tls_key;
+	size_t tls_key_len;
 };
+
+/* Larger PEM files are not a certificate chain or a key. */
+#define MX_HTTP_MAX_PEM ((size_t)1 << 20)
 
 static const char *const mx_cors_headers[][2] = {
 	{"Access-Control-Allow-Origin", "*"},
@@ -182,6 +194,15 @@ int mx_req_reply_fd(struct mx_req *req, int status, const char *type, int fd, ui
 	return 0;
 }
 
+int mx_req_reply_fd_framed(struct mx_req *req, int status, const char *type, const char *prefix,
+			   int fd, uint64_t size, const char *suffix)
+{
+	mx_req_reply_fd(req, status, type, fd, size);
+	req->resp_prefix = mx_arena_strdup(&req->arena, prefix);
+	req->resp_suffix = mx_arena_strdup(&req->arena, suffix);
+	return 0;
+}
+
 int mx_req_reply_json(struct mx_req *req, int status, json_t *v)
 {
 	if (req->replied)
@@ -284,30 +305,44 @@ static size_t mx_http_body_limit(const struct mx_req *req)
 	return (size_t)req->srv->cfg->max_request_body_size;
 }
 
-/* First call: set up the request and route it. Never queues a response. */
-static struct mx_req *mx_http_begin(struct mx_listener *l, struct MHD_Connection *conn,
-				    const char *url, const char *method)
+/*
+ * libmicrohttpd's first callback of a request, with the request target as
+ * sent (path and query, still encoded): X-Matrix signatures cover exactly
+ * that string. The request struct is born here; its pointer becomes the
+ * access handler's *con_cls.
+ */
+static void *mx_http_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	struct mx_listener *l = cls;
 	struct mx_req *req = mx_xcalloc(1, sizeof(*req));
 	mx_arena_init(&req->arena);
 	req->start_us = mx_clock_mono_us();
+	req->raw_uri = mx_arena_strdup(&req->arena, uri ? uri : "");
+	atomic_fetch_add(&l->h->inflight, 1);
+	return req;
+}
+
+/* First access call: set up the request and route it. Never queues a response. */
+static void mx_http_begin(struct mx_listener *l, struct mx_req *req, struct MHD_Connection *conn,
+			  const char *url, const char *method)
+{
+	req->begun = true;
 	req->srv = l->h->srv;
 	req->conn = conn;
 	req->listener_resources = l->cfg->resources;
 	req->path = mx_arena_strdup(&req->arena, url);
 	req->method = mx_http_method(method);
 	req->client_ip = mx_http_client_ip(req, l);
-	atomic_fetch_add(&l->h->inflight, 1);
 
 	if (req->method == MX_OPTIONS || !req->method)
-		return req;
+		return;
 	struct mx_route_capture caps[MX_ROUTE_MAX_PARAMS];
 	unsigned allowed;
 	int rc = mx_router_match(l->h->router, req->method == MX_HEAD ? MX_GET : req->method, url,
 				 l->cfg->resources, &req->route, caps, &req->n_params, &allowed);
 	if (rc) {
 		req->err = rc;
-		return req;
+		return;
 	}
 	for (int i = 0; i < req->n_params; i++) {
 		req->params[i] = mx_http_decode(&req->arena, caps[i].ptr, caps[i].len, false);
@@ -325,7 +360,6 @@ static struct mx_req *mx_http_begin(struct mx_listener *l, struct MHD_Connection
 		if (errno || *end || n > req->body.max)
 			req->too_large = true;
 	}
-	return req;
 }
 
 /* Run the handler; a handler that parked the request replies later. */
@@ -349,6 +383,10 @@ static void mx_http_authenticate_and_run(struct mx_req *req)
 	const struct mx_route *r = req->route;
 	if (!req->stream_authed) {
 		int rc = mx_http_auth(req);
+		if (rc == MX_ESUSPENDED && req->suspended) {
+			req->auth_parked = true;
+			return;
+		}
 		if (rc)
 			return;
 		rc = mx_http_ratelimit(req);
@@ -383,6 +421,67 @@ static void mx_http_authenticate_and_run(struct mx_req *req)
 	mx_http_run_handler(req);
 }
 
+/* A framed file reply being sent: prefix, then the file, then suffix. */
+struct mx_http_framed {
+	int fd;
+	uint64_t size;
+	size_t prefix_len, suffix_len;
+	char *prefix, *suffix; /* point into text */
+	char text[];
+};
+
+static ssize_t mx_http_framed_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct mx_http_framed *f = cls;
+	size_t done = 0;
+	while (done < max) {
+		uint64_t at = pos + done;
+		size_t n;
+		if (at < f->prefix_len) {
+			n = MX_MIN(max - done, f->prefix_len - (size_t)at);
+			memcpy(buf + done, f->prefix + at, n);
+		} else if (at < f->prefix_len + f->size) {
+			uint64_t off = at - f->prefix_len;
+			size_t want = (size_t)MX_MIN((uint64_t)(max - done), f->size - off);
+			ssize_t r = pread(f->fd, buf + done, want, (off_t)off);
+			if (r <= 0)
+				return done ? (ssize_t)done : MHD_CONTENT_READER_END_WITH_ERROR;
+			n = (size_t)r;
+		} else if (at < f->prefix_len + f->size + f->suffix_len) {
+			size_t off = (size_t)(at - f->prefix_len - f->size);
+			n = MX_MIN(max - done, f->suffix_len - off);
+			memcpy(buf + done, f->suffix + off, n);
+		} else {
+			break;
+		}
+		done += n;
+	}
+	return done ? (ssize_t)done : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void mx_http_framed_free(void *cls)
+{
+	struct mx_http_framed *f = cls;
+	close(f->fd);
+	free(f);
+}
+
+static struct MHD_Response *mx_http_framed_response(struct mx_req *req)
+{
+	size_t pl = strlen(req->resp_prefix), sl = strlen(req->resp_suffix);
+	struct mx_http_framed *f = mx_xmalloc(sizeof(*f) + pl + sl);
+	f->fd = req->resp_fd;
+	f->size = req->resp_fd_size;
+	f->prefix = f->text;
+	f->suffix = f->text + pl;
+	f->prefix_len = pl;
+	f->suffix_len = sl;
+	memcpy(f->prefix, req->resp_prefix, pl);
+	memcpy(f->suffix, req->resp_suffix, sl);
+	return MHD_create_response_from_callback(pl + f->size + sl, 64 * 1024,
+						 mx_http_framed_read, f, mx_http_framed_free);
+}
+
 static enum MHD_Result mx_http_send(struct mx_req *req)
 {
 	if (!req->replied)
@@ -390,7 +489,8 @@ static enum MHD_Result mx_http_send(struct mx_req *req)
 	struct MHD_Response *resp;
 	if (req->resp_from_fd) {
 		/* MHD owns and closes the fd from here, even on failure. */
-		resp = MHD_create_response_from_fd64(req->resp_fd_size, req->resp_fd);
+		resp = req->resp_prefix ? mx_http_framed_response(req)
+					: MHD_create_response_from_fd64(req->resp_fd_size, req->resp_fd);
 		req->resp_from_fd = false;
 		if (!resp)
 			MX_BUG("MHD_create_response_from_fd64 failed");
@@ -479,8 +579,8 @@ static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, co
 {
 	struct mx_listener *l = cls;
 	struct mx_req *req = *con_cls;
-	if (!req) {
-		*con_cls = mx_http_begin(l, conn, url, method);
+	if (!req->begun) {
+		mx_http_begin(l, req, conn, url, method);
 		return MHD_YES;
 	}
 	if (*upload_data_size && req->route && (req->route->flags & MX_ROUTE_STREAM) &&
@@ -512,7 +612,12 @@ static enum MHD_Result mx_http_access(void *cls, struct MHD_Connection *conn, co
 	}
 	if (req->queued) /* a response was already queued */
 		return MHD_YES;
-	if (req->suspended) {
+	if (req->suspended && req->auth_parked) {
+		/* Federation auth waited for a key fetch: authenticate again. */
+		req->suspended = false;
+		req->auth_parked = false;
+		mx_http_authenticate_and_run(req);
+	} else if (req->suspended) {
 		/* Resumed by a wake-up or the deadline: run the handler again. */
 		req->suspended = false;
 		req->resumed = true;
@@ -544,9 +649,13 @@ static void mx_http_completed(void *cls, struct MHD_Connection *conn, void **con
 	if (!req)
 		return;
 	int64_t us = mx_clock_mono_us() - req->start_us;
-	mx_log_info("%s %s %s %d %s %.3fms%s", req->client_ip, mx_http_method_name(req->method),
-		    req->path, req->status, req->auth.user_id ? req->auth.user_id : "-",
-		    (double)us / 1000.0, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	const char *who = req->auth.user_id ? req->auth.user_id
+			  : req->auth.origin ? req->auth.origin : "-";
+	if (req->begun) /* else the connection closed before the request line was done */
+		mx_log_info("%s %s %s %d %s %.3fms%s", req->client_ip,
+			    mx_http_method_name(req->method), req->path, req->status, who,
+			    (double)us / 1000.0,
+			    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
 	if (req->park_slot)
 		mx_notifier_unpark(req->srv->notifier, req);
 	if (req->on_close)
@@ -568,10 +677,109 @@ static size_t mx_http_no_unescape(void *cls, struct MHD_Connection *c, char *s)
 
 static void mx_http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct mx_listener *l = cls;
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	mx_log_debug("libmicrohttpd: %s", msg);
+	pthread_mutex_lock(&l->log_lock);
+	size_t used = strlen(l->start_err);
+	if (l->starting && used + 3 < sizeof(l->start_err))
+		snprintf(l->start_err + used, sizeof(l->start_err) - used, "%s%s", used ? "; " : "",
+			 msg);
+	pthread_mutex_unlock(&l->log_lock);
+}
+
+/*
+ * Read a PEM file named by config key `key` into a fresh NUL-terminated
+ * string (libmicrohttpd takes PEM text; GnuTLS parses it when the daemon
+ * starts). Checks only what gives a clearer message than GnuTLS would:
+ * readable, not huge, no NUL, a `want` PEM block present, and for keys,
+ * not encrypted. Returns 0, or MX_EIO / MX_EINVALID with err set.
+ */
+static int mx_http_read_pem(const char *key, const char *path, bool is_key, char **out,
+			    size_t *out_len, char *err, size_t errlen)
+{
+	int rc = MX_EIO;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "rb");
+	*out = NULL;
+	if (!f) {
+		snprintf(err, errlen, "%s: %s: cannot read: %s", key, path, strerror(errno));
+		goto out;
+	}
+	buf = mx_xmalloc(MX_HTTP_MAX_PEM + 1);
+	len = fread(buf, 1, MX_HTTP_MAX_PEM + 1, f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s: cannot read: %s", key, path, strerror(errno));
+		goto out;
+	}
+	rc = MX_EINVALID;
+	if (len > MX_HTTP_MAX_PEM) {
+		snprintf(err, errlen, "%s: %s: larger than 1M, not a PEM %s", key, path,
+			 is_key ? "private key" : "certificate chain");
+		goto out;
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		snprintf(err, errlen, "%s: %s: binary (DER?); expected PEM text", key, path);
+		goto out;
+	}
+	if (!is_key && !strstr(buf, "-----BEGIN CERTIFICATE-----")) {
+		snprintf(err, errlen, "%s: %s: no PEM certificate in it (-----BEGIN CERTIFICATE-----)",
+			 key, path);
+		goto out;
+	}
+	if (is_key && (strstr(buf, "ENCRYPTED PRIVATE KEY-----") ||
+		       strstr(buf, "Proc-Type: 4,ENCRYPTED"))) {
+		snprintf(err, errlen, "%s: %s: the private key is encrypted; store it unencrypted "
+			 "(readable only by the server)", key, path);
+		goto out;
+	}
+	if (is_key && !strstr(buf, "PRIVATE KEY-----")) {
+		snprintf(err, errlen, "%s: %s: no PEM private key in it (-----BEGIN PRIVATE KEY-----)",
+			 key, path);
+		goto out;
+	}
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf) {
+		explicit_bzero(buf, len); /* len <= MX_HTTP_MAX_PEM + 1, the buffer's size */
+		free(buf);
+	}
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+/* Load the certificate and key once when any listener has tls: true. */
+static int mx_http_load_tls(struct mx_http *h, char *err, size_t errlen)
+{
+	const struct mx_config *cfg = h->srv->cfg;
+	bool any = false;
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		any |= cfg->listeners[i].tls;
+	if (!any)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "a listener has tls: true but this libmicrohttpd was built "
+			 "without TLS (GnuTLS) support; terminate TLS in a reverse proxy instead");
+		return MX_EINVALID;
+	}
+	/* mx_config_load guarantees both paths for a TLS listener. */
+	if (!cfg->tls_certificate_path || !cfg->tls_private_key_path)
+		MX_BUG("TLS listener without certificate paths");
+	size_t cert_len;
+	int rc = mx_http_read_pem("tls_certificate_path", cfg->tls_certificate_path, false,
+				  &h->tls_cert, &cert_len, err, errlen);
+	if (!rc)
+		rc = mx_http_read_pem("tls_private_key_path", cfg->tls_private_key_path, true,
+				      &h->tls_key, &h->tls_key_len, err, errlen);
+	return rc;
 }
 
 static int mx_http_listen(struct mx_http *h, struct mx_listener *l, char *err, size_t errlen)
@@ -600,24 +808,51 @@ static int mx_http_listen(struct mx_http *h, struct mx_listener *l, char *err, s
 	 * more threads than cores keep the writer's batches full. */
 	unsigned threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads
 						 : (unsigned)(cores > 2 ? 4 * cores : 8);
+	/* GnuTLS inside libmicrohttpd; a file reply (MHD_create_response_from_fd64)
+	 * is then read and encrypted instead of sendfile()d. */
+	struct MHD_OptionItem tls_opts[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	if (l->cfg->tls)
+		flags |= MHD_USE_TLS;
+	else
+		tls_opts[0].option = MHD_OPTION_END;
+	pthread_mutex_lock(&l->log_lock);
+	l->starting = true;
+	pthread_mutex_unlock(&l->log_lock);
 	l->daemon = MHD_start_daemon(
 		flags, l->cfg->port, NULL, NULL, mx_http_access, l,
+		/* First, or the options before it log to stderr. */
+		MHD_OPTION_EXTERNAL_LOGGER, mx_http_mhd_log, l,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 10000),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)90,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 		MHD_OPTION_NOTIFY_COMPLETED, mx_http_completed, l,
+		MHD_OPTION_URI_LOG_CALLBACK, mx_http_uri, l,
 		MHD_OPTION_UNESCAPE_CALLBACK, mx_http_no_unescape, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, mx_http_mhd_log, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		MHD_OPTION_ARRAY, tls_opts,
 		MHD_OPTION_END);
+	pthread_mutex_lock(&l->log_lock);
+	l->starting = false;
+	pthread_mutex_unlock(&l->log_lock);
 	if (!l->daemon) {
-		snprintf(err, errlen, "cannot listen on %s:%u (in use or not permitted)",
-			 l->cfg->bind_address, l->cfg->port);
+		const char *why = l->start_err[0] ? l->start_err : "in use or not permitted";
+		/* A bad certificate or key, or one not matching the other, fails here. */
+		bool tls_fault = l->cfg->tls && !strstr(why, "bind") && !strstr(why, "listen");
+		snprintf(err, errlen, "cannot listen on %s:%u%s: %s%s", l->cfg->bind_address,
+			 l->cfg->port, l->cfg->tls ? " with TLS" : "", why,
+			 tls_fault ? " (tls_certificate_path must hold a PEM certificate, chain "
+				     "after it, and tls_private_key_path its unencrypted key)"
+				   : "");
 		return MX_EIO;
 	}
-	mx_log_info("listening on %s:%u", l->cfg->bind_address, l->cfg->port);
+	mx_log_info("listening on %s:%u%s", l->cfg->bind_address, l->cfg->port,
+		    l->cfg->tls ? " (TLS)" : "");
 	return 0;
 }
 
@@ -631,10 +866,16 @@ int mx_http_start(struct mx_server *srv, const struct mx_router *router, struct 
 	pthread_key_create(&h->worker_key, mx_worker_destroy);
 	const struct mx_config *cfg = srv->cfg;
 	h->listeners = mx_xcalloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*h->listeners));
+	int tls_rc = mx_http_load_tls(h, err, errlen);
+	if (tls_rc) {
+		mx_http_stop(h, 0);
+		return tls_rc;
+	}
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		struct mx_listener *l = &h->listeners[i];
 		l->h = h;
 		l->cfg = &cfg->listeners[i];
+		pthread_mutex_init(&l->log_lock, NULL);
 		h->n_listeners++;
 		int rc = mx_http_listen(h, l, err, errlen);
 		if (rc) {
@@ -656,11 +897,18 @@ void mx_http_stop(struct mx_http *h, int timeout_ms)
 	int64_t deadline = mx_clock_mono_ms() + timeout_ms;
 	while (atomic_load(&h->inflight) > 0 && mx_clock_mono_ms() < deadline)
 		usleep(10000);
-	for (size_t i = 0; i < h->n_listeners; i++)
+	for (size_t i = 0; i < h->n_listeners; i++) {
 		if (h->listeners[i].daemon)
 			MHD_stop_daemon(h->listeners[i].daemon);
+		pthread_mutex_destroy(&h->listeners[i].log_lock);
+	}
 	h->srv->http = NULL;
 	pthread_key_delete(h->worker_key);
 	free(h->listeners);
+	free(h->tls_cert);
+	if (h->tls_key) {
+		explicit_bzero(h->tls_key, h->tls_key_len);
+		free(h->tls_key);
+	}
 	free(h);
 }

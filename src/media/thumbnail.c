@@ -92,9 +92,59 @@ int mx_thumbnail_pages(const char *path)
 }
 
 /*
+ * Crop every frame of an animation (a tall image of page-height frames) to
+ * the box the same way. libvips 8.14's thumbnail would crop the whole
+ * strip as one picture, keeping about one frame, so each page is cut out
+ * and thumbnailed on its own, exactly as a static crop of it would be, and
+ * the frames are stacked again. The pipeline stays lazy and in frame order,
+ * so a sequentially loaded source is decoded once, frame after frame.
+ * Frame metadata (delay, loop) comes along from the source; page-height
+ * becomes the new frame height.
+ */
+static int mx_thumbnail_crop_frames(VipsImage *in, int width, int height, VipsImage **out)
+{
+	int w = vips_image_get_width(in), ph = vips_image_get_page_height(in);
+	int n = vips_image_get_height(in) / ph;
+	VipsImage **frames = mx_xcalloc((size_t)n, sizeof(*frames));
+	VipsImage *joined = NULL;
+	int rc = MX_EINVALID;
+	*out = NULL;
+	for (int i = 0; i < n; i++) {
+		VipsImage *page;
+		if (vips_extract_area(in, &page, 0, i * ph, w, ph, NULL))
+			goto out;
+		/* The page is one frame now: no page-height to mislead thumbnail. */
+		vips_image_remove(page, VIPS_META_PAGE_HEIGHT);
+		vips_image_remove(page, VIPS_META_N_PAGES);
+		int vrc = vips_thumbnail_image(page, &frames[i], width, "height", height, "size",
+					       VIPS_SIZE_DOWN, "crop", VIPS_INTERESTING_CENTRE, NULL);
+		g_object_unref(page); /* the thumbnail holds its own reference */
+		if (vrc)
+			goto out;
+		if (vips_image_get_width(frames[i]) != vips_image_get_width(frames[0]) ||
+		    vips_image_get_height(frames[i]) != vips_image_get_height(frames[0]))
+			MX_BUG("frames of one animation cropped to different sizes");
+	}
+	if (vips_arrayjoin(frames, &joined, n, "across", 1, NULL) || vips_copy(joined, out, NULL))
+		goto out;
+	vips_image_set_int(*out, VIPS_META_PAGE_HEIGHT, vips_image_get_height(frames[0]));
+	vips_image_set_int(*out, VIPS_META_N_PAGES, n);
+	rc = 0;
+out:
+	for (int i = 0; i < n; i++)
+		if (frames[i])
+			g_object_unref(frames[i]);
+	free(frames);
+	if (joined)
+		g_object_unref(joined);
+	return rc;
+}
+
+/*
  * Both makers. An animated source is loaded with all its pages (n=-1) as
  * one tall image with page-height metadata; vips_thumbnail scales each
- * frame and webpsave writes an animation from it.
+ * frame (crops go frame by frame, above) and webpsave writes an animation
+ * from it.
  */
 static int mx_thumbnail_run(const char *src, const char *dst, int width, int height, bool crop,
 			    int64_t max_pixels, bool animated, const char **type)
@@ -120,8 +170,9 @@ static int mx_thumbnail_run(const char *src, const char *dst, int width, int hei
 		 * (GIF and WebP have no shrink-on-load to lose). */
 		in = vips_image_new_from_file(src, "n", -1, "access", VIPS_ACCESS_SEQUENTIAL,
 					      "fail_on", VIPS_FAIL_ON_ERROR, NULL);
-		if (!in || vips_thumbnail_image(in, &out, width, "height", height, "size",
-						VIPS_SIZE_DOWN, "crop", how, NULL)) {
+		if (!in || (crop ? mx_thumbnail_crop_frames(in, width, height, &out)
+				 : vips_thumbnail_image(in, &out, width, "height", height, "size",
+							VIPS_SIZE_DOWN, "crop", how, NULL))) {
 			rc = MX_EINVALID;
 			goto out;
 		}

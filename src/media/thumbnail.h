@@ -39,11 +39,12 @@ int mx_thumbnail_pages(const char *path);
 
 /*
  * As mx_thumbnail_make, keeping every frame of an animated GIF or WebP:
- * the result is an animated WebP (*type "image/webp"), each frame no
- * larger than width x height (crop is not frame-wise in libvips 8.14:
- * callers scale animations). MX_EINVALID if src is not animated (the
- * caller makes a static one instead), MX_ETOOLARGE if frames x pixels
- * exceed max_pixels.
+ * the result is an animated WebP (*type "image/webp") with the source's
+ * frame count, delays and loop. "scale" fits each frame in width x height;
+ * "crop" crops every frame alike, as mx_thumbnail_make crops a still (the
+ * box exactly unless a frame is smaller than it). MX_EINVALID if src is
+ * not animated (the caller makes a static one instead) or cannot be
+ * decoded, MX_ETOOLARGE if frames x pixels exceed max_pixels.
  * SPEC: client-server-api#get_matrixclientv1mediathumbnailservernamemediaid (animated)
  */
 int mx_thumbnail_make_animated(const char *src, const char *dst, int width, int height,

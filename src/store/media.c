@@ -142,6 +142,75 @@ int mx_store_media_uploaded_size(struct mx_db_conn *c, const char *user_id, int6
 	return 0;
 }
 
+static const char *mx_store_opt(struct mx_arena *a, const char *s)
+{
+	return s ? mx_arena_strdup(a, s) : NULL;
+}
+
+int mx_store_remote_media_get(struct mx_db_conn *c, struct mx_arena *a, const char *origin,
+			      const char *media_id, struct mx_media_info *out)
+{
+	struct mx_db_stmt *st;
+	int rc = mx_db_query(c, &st,
+			     "SELECT sha256, content_type, upload_name, size, fetched_ts,"
+			     " last_access_ts FROM remote_media WHERE origin = ? AND media_id = ?",
+			     "ss", origin, media_id);
+	if (rc < 0)
+		return rc;
+	if (rc == MX_DB_DONE)
+		return MX_ENOTFOUND;
+	memset(out, 0, sizeof(*out));
+	out->sha256 = mx_arena_strdup(a, mx_db_col_text(st, 0));
+	out->content_type = mx_store_opt(a, mx_db_col_text(st, 1));
+	out->upload_name = mx_store_opt(a, mx_db_col_text(st, 2));
+	out->size = mx_db_col_int64(st, 3);
+	out->created_ts = mx_db_col_int64(st, 4);
+	out->last_access_ts = mx_db_col_int64(st, 5);
+	mx_db_done(st);
+	return 0;
+}
+
+struct mx_remote_media_job {
+	const char *origin, *media_id;
+	const struct mx_media_content *c;
+	int64_t now;
+};
+
+static int mx_store_remote_media_add_job(struct mx_db_conn *c, void *arg)
+{
+	struct mx_remote_media_job *j = arg;
+	return mx_db_run(c,
+			 "INSERT OR REPLACE INTO remote_media (origin, media_id, sha256, size,"
+			 " content_type, upload_name, fetched_ts, last_access_ts)"
+			 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			 "sssissii", j->origin, j->media_id, j->c->sha256, j->c->size,
+			 j->c->content_type, j->c->upload_name, j->now, j->now);
+}
+
+int mx_store_remote_media_add(struct mx_db *db, const char *origin, const char *media_id,
+			      const struct mx_media_content *content)
+{
+	struct mx_remote_media_job j = {.origin = origin, .media_id = media_id, .c = content,
+					.now = mx_clock_now_ms()};
+	return mx_db_write(db, mx_store_remote_media_add_job, &j);
+}
+
+static int mx_store_remote_media_touch_job(struct mx_db_conn *c, void *arg)
+{
+	struct mx_remote_media_job *j = arg;
+	return mx_db_run(c,
+			 "UPDATE remote_media SET last_access_ts = ? WHERE origin = ? AND"
+			 " media_id = ? AND last_access_ts < ?",
+			 "issi", j->now, j->origin, j->media_id, j->now - 3600 * 1000);
+}
+
+int mx_store_remote_media_touch(struct mx_db *db, const char *origin, const char *media_id,
+				int64_t now)
+{
+	struct mx_remote_media_job j = {.origin = origin, .media_id = media_id, .now = now};
+	return mx_db_write(db, mx_store_remote_media_touch_job, &j);
+}
+
 struct mx_media_touch_job {
 	const char *media_id;
 	int64_t now;
@@ -206,14 +275,27 @@ static int mx_store_media_purge_job(struct mx_db_conn *c, void *arg)
 		return rc;
 	if ((rc = mx_db_run(c, mx_arena_printf(j->a, "DELETE%s", where), "i", j->before)))
 		return rc;
+	const char *rwhere = " FROM remote_media WHERE last_access_ts < ?";
+	rc = mx_db_query(c, &st, mx_arena_printf(j->a, "SELECT sha256%s", rwhere), "i", j->before);
+	while (rc == MX_DB_ROW) {
+		mx_store_media_push(j->a, &hashes, &n_hashes, &cap_hashes, mx_db_col_text(st, 0));
+		out->n_remote++;
+		rc = mx_db_step(st);
+	}
+	if (rc < 0)
+		return rc;
+	if ((rc = mx_db_run(c, mx_arena_printf(j->a, "DELETE%s", rwhere), "i", j->before)))
+		return rc;
 	for (size_t i = 0; i < n_hashes; i++) {
 		bool seen = false;
 		for (size_t k = 0; k < out->n_orphans && !seen; k++)
 			seen = !strcmp(out->orphans[k], hashes[i]);
 		if (seen)
 			continue;
-		rc = mx_db_query(c, &st, "SELECT 1 FROM local_media WHERE sha256 = ? LIMIT 1", "s",
-				 hashes[i]);
+		rc = mx_db_query(c, &st,
+				 "SELECT 1 FROM local_media WHERE sha256 = ?1 UNION ALL"
+				 " SELECT 1 FROM remote_media WHERE sha256 = ?1 LIMIT 1",
+				 "s", hashes[i]);
 		if (rc < 0)
 			return rc;
 		if (rc == MX_DB_ROW) {

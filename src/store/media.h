@@ -66,10 +66,24 @@ int mx_store_media_uploaded_size(struct mx_db_conn *c, const char *user_id, int6
 /* Note a download of media_id at now (kept to the hour: at most one write an hour). */
 int mx_store_media_touch(struct mx_db *db, const char *media_id, int64_t now);
 
+/*
+ * The remote media cache (table remote_media): media of other servers
+ * fetched over federation. mx_media_info's user_id is NULL for these.
+ */
+int mx_store_remote_media_get(struct mx_db_conn *c, struct mx_arena *a, const char *origin,
+			      const char *media_id, struct mx_media_info *out);
+/* Record (or replace) fetched remote media; content->sha256 names its file. */
+int mx_store_remote_media_add(struct mx_db *db, const char *origin, const char *media_id,
+			      const struct mx_media_content *content);
+/* Note a download of remote media at now (hour precision). */
+int mx_store_remote_media_touch(struct mx_db *db, const char *origin, const char *media_id,
+				int64_t now);
+
 /* Local media removed by mx_store_media_purge (all in the caller's arena). */
 struct mx_media_purged {
 	const char **media_ids;  /* n_media ids whose rows were deleted */
 	size_t n_media;
+	size_t n_remote;         /* remote_media cache rows deleted */
 	const char **orphans;    /* hex hashes no remaining row names: delete their files */
 	size_t n_orphans;
 	int64_t n_previews;      /* url_previews rows dropped (expired or older than before) */
@@ -77,8 +91,9 @@ struct mx_media_purged {
 
 /*
  * Delete every local media row neither downloaded nor created at or after
- * before_ms (pending reservations included), and the URL preview cache
- * entries that expired or were made before it. Fills *out; the caller
+ * before_ms (pending reservations included), every remote media cache row
+ * not downloaded since, and the URL preview cache entries that expired or
+ * were made before it. Fills *out; the caller
  * deletes the orphans' files and thumbnails.
  */
 int mx_store_media_purge(struct mx_db *db, struct mx_arena *a, int64_t before_ms,

@@ -46,7 +46,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" \
 
 # 1. Nothing is older than 2001: nothing removed.
 out=$("$bin" media purge --before 2001-01-01 -c "$config" 2>&1) || fail "purge 2001: $out"
-grep -q '^purged 0 media, 0 files' <<<"$out" || fail "purge 2001 printed: $out"
+grep -q '^purged 0 media, 0 cached remote media, 0 files' <<<"$out" || fail "purge 2001 printed: $out"
 [ "$(find "$media/content" -type f | wc -l)" = 2 ] || fail "files removed by purge 2001"
 
 # 2. Everything is older than tomorrow.
@@ -55,7 +55,7 @@ out=$("$bin" media purge --before "$tomorrow" -c "$config" 2>&1) || fail "purge:
 for id in "$id1" "$id2" "$id3"; do
 	grep -q "^removed media mxc://localhost/$id\$" <<<"$out" || fail "$id not listed in: $out"
 done
-grep -q '^purged 3 media, 2 files' <<<"$out" || fail "purge printed: $out"
+grep -q '^purged 3 media, 0 cached remote media, 2 files' <<<"$out" || fail "purge printed: $out"
 [ "$(find "$media/content" -type f | wc -l)" = 0 ] || fail "content files left"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" \
 	"$client/_matrix/client/v1/media/download/localhost/$id2")

@@ -332,6 +332,54 @@ static void test_listener_details(void **state)
 	mx_config_release(&cfg);
 }
 
+/* tls: true per listener, with the two top-level PEM paths (Synapse's
+ * names); relative paths resolve against the config's directory. */
+static void test_tls_listeners(void **state)
+{
+	(void)state;
+	struct mx_config cfg;
+	char err[512];
+	assert_int_equal(load_str(&cfg,
+				  "server_name: example.org\n"
+				  "tls_certificate_path: certs/fullchain.pem\n"
+				  "tls_private_key_path: /etc/ssl/private/example.org.key\n"
+				  "listeners:\n"
+				  "  - port: 8448\n"
+				  "    tls: true\n"
+				  "    bind_addresses: ['::', '0.0.0.0']\n"
+				  "    resources: [{names: [federation]}]\n"
+				  "  - port: 8008\n"
+				  "    tls: false\n"
+				  "    resources: [{names: [client]}]\n",
+				  err, sizeof(err), NULL),
+			 0);
+	assert_string_equal(cfg.tls_certificate_path, "/tmp/certs/fullchain.pem");
+	assert_string_equal(cfg.tls_private_key_path, "/etc/ssl/private/example.org.key");
+	assert_int_equal(cfg.n_listeners, 5); /* two TLS, two plain, the admin one */
+	for (size_t i = 0; i < cfg.n_listeners; i++)
+		assert_true(cfg.listeners[i].tls == (cfg.listeners[i].port == 8448));
+	const struct mx_config_listener *l = find_listener(&cfg, "0.0.0.0", 8448);
+	assert_non_null(l);
+	assert_true(l->tls);
+	assert_int_equal(l->resources,
+			 MX_RES_FEDERATION | MX_RES_KEYS | MX_RES_MEDIA | MX_RES_HEALTH);
+	assert_non_null(find_listener(&cfg, "::", 8448));
+	mx_config_release(&cfg);
+
+	/* Paths without a TLS listener are kept and unused; none at all is NULL. */
+	assert_int_equal(load_str(&cfg,
+				  "server_name: example.org\n"
+				  "tls_certificate_path: /c.pem\n"
+				  "tls_private_key_path: ~\n",
+				  err, sizeof(err), NULL),
+			 0);
+	assert_string_equal(cfg.tls_certificate_path, "/c.pem");
+	assert_null(cfg.tls_private_key_path);
+	for (size_t i = 0; i < cfg.n_listeners; i++)
+		assert_false(cfg.listeners[i].tls);
+	mx_config_release(&cfg);
+}
+
 static void test_durations_and_sizes(void **state)
 {
 	(void)state;
@@ -441,7 +489,19 @@ static void test_wrong_types(void **state)
 		{"server_name: x.org\nlisteners:\n  - type: http\n",
 		 ":3: listeners[0].port: missing"},
 		{"server_name: x.org\nlisteners:\n  - port: 8008\n    tls: true\n",
-		 ":4: listeners[0].tls: TLS listeners are not supported"},
+		 ":4: listeners[0].tls: a TLS listener needs tls_certificate_path"},
+		{"server_name: x.org\ntls_certificate_path: /c.pem\nlisteners:\n"
+		 "  - port: 8008\n  - port: 8448\n    tls: true\n",
+		 ":6: listeners[1].tls: a TLS listener needs tls_private_key_path"},
+		{"server_name: x.org\ntls_certificate_path: ''\ntls_private_key_path: k.pem\n"
+		 "listeners:\n  - port: 8448\n    tls: yes\n",
+		 ":6: listeners[0].tls: a TLS listener needs tls_certificate_path"},
+		{"server_name: x.org\nlisteners:\n  - port: 8448\n    tls: sometimes\n",
+		 ":4: listeners[0].tls: expected a boolean"},
+		{"server_name: x.org\ntls_certificate_path: [a.pem]\n",
+		 ":2: tls_certificate_path: expected a string"},
+		{"server_name: x.org\ntls_private_key_path: {a: b}\n",
+		 ":2: tls_private_key_path: expected a string"},
 		{"server_name: x.org\nlisteners:\n  - port: 8008\n    x_forwarded: maybe\n",
 		 ":4: listeners[0].x_forwarded: expected a boolean"},
 		{"server_name: x.org\nlisteners:\n  - port: 8008\n    bind_addresses: '::'\n",
@@ -597,6 +657,11 @@ static void test_generate_roundtrip(void **state)
 	assert_int_equal(cfg.max_upload_size, 50LL << 20);
 	assert_int_equal(cfg.refreshable_access_token_lifetime_ms, 300000);
 	assert_string_equal(cfg.default_room_version, "12");
+	/* TLS is only an example in comments. */
+	assert_null(cfg.tls_certificate_path);
+	assert_null(cfg.tls_private_key_path);
+	for (size_t i = 0; i < cfg.n_listeners; i++)
+		assert_false(cfg.listeners[i].tls);
 	char *secret = mx_xstrdup(cfg.registration_shared_secret);
 	mx_config_release(&cfg);
 
@@ -661,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_media_upload_limits),
 		cmocka_unit_test(test_listener_details),
+		cmocka_unit_test(test_tls_listeners),
 		cmocka_unit_test(test_durations_and_sizes),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing_server_name),

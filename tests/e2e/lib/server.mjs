@@ -188,6 +188,8 @@ export class Server {
 				serverName: this.opts.serverName,
 				overrides: this.opts.config,
 			});
+			// More listeners (a TLS federation one) beside the default pair.
+			if (this.opts.extraListeners) this.config.listeners.push(...this.opts.extraListeners);
 			this.serverName = this.config.server_name;
 			this.secret = this.config.registration_shared_secret;
 			this.baseUrl = `http://127.0.0.1:${this.port}`;
