@@ -9,7 +9,7 @@ packages=(
 	libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libyaml-dev
 	libcurl4-openssl-dev libssl-dev libcmocka-dev libutf8proc-dev
 	libvips-dev libc-ares-dev
-	curl wrk
+	curl wrk openssl
 )
 # Node.js and npm (for the end-to-end tests) may come from outside Debian;
 # install Debian's only when there is none at all.
