@@ -67,18 +67,20 @@ async function downloadA(mxc) {
 
 console.log(`federation media benchmark: ${bin}, ${os.cpus().length} CPUs, median of ${ROUNDS} rounds`);
 for (const mb of [1, 50]) {
-	const cold = [], warm = [];
+	const cold = [], warm = [], written = [];
 	for (let i = 0; i < ROUNDS; i++) {
 		const buf = randomBuf(mb * 1024 * 1024);
 		const mxc = await uploadB(buf);
+		const w0 = A.writeBytes();
 		let t = performance.now();
 		if ((await downloadA(mxc)) !== buf.length) throw new Error('short download');
 		cold.push(mb / ((performance.now() - t) / 1000));
+		written.push((A.writeBytes() - w0) / buf.length);
 		t = performance.now();
 		await downloadA(mxc);
 		warm.push(mb / ((performance.now() - t) / 1000));
 	}
-	console.log(`${String(mb).padStart(2)} MB: first download (fetched over federation) ${median(cold).toFixed(1)} MB/s, cached ${median(warm).toFixed(1)} MB/s`);
+	console.log(`${String(mb).padStart(2)} MB: first download (fetched over federation) ${median(cold).toFixed(1)} MB/s, cached ${median(warm).toFixed(1)} MB/s; server A wrote ${median(written).toFixed(2)} bytes per byte fetched`);
 }
 // (VmHWM is set by the 64 MiB argon2id of the registration, not by media.)
 console.log(`server A RSS after the transfers ${(A.rssKb() / 1024).toFixed(1)} MiB`);
