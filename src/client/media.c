@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/jobs.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/rand.h"
@@ -322,14 +323,113 @@ static const char *mx_preview_store_image(struct mx_req *req, const struct mx_pr
 	return mx_arena_printf(&req->arena, "mxc://%s/%s", req->srv->cfg->server_name, id);
 }
 
+/* A preview being made on a job thread (req arena; see mx_media_preview_url). */
+struct mx_preview_job {
+	struct mx_req *req;
+	const char *url;
+	int64_t key_ts, now;
+	bool done;
+	int rc;                /* 0: og is the answer */
+	json_t *og;            /* owned by the arena once set */
+	char err[256];
+};
+
+/* og:image of a page, fetched and stored as our media (best effort). */
+static void mx_preview_add_image(struct mx_req *req, const struct mx_preview_opts *o,
+				 const char *page_url, json_t *og)
+{
+	json_t *img = json_object_get(og, "og:image");
+	char *abs = json_is_string(img) ? mx_preview_resolve(page_url, json_string_value(img))
+					: NULL;
+	json_object_del(og, "og:image");
+	struct mx_preview_resp ir;
+	char err[256];
+	if (abs && !mx_preview_fetch(o, abs, &ir, err, sizeof(err))) {
+		const char *itype = ir.content_type ? ir.content_type : "";
+		const char *mxc = !strncasecmp(itype, "image/", 6) ? mx_preview_store_image(req, &ir)
+								  : NULL;
+		if (mxc) {
+			json_object_set_new(og, "og:image", json_string(mxc));
+			json_object_set_new(og, "og:image:type", json_string(itype));
+			json_object_set_new(og, "matrix:image:size", json_integer((json_int_t)ir.len));
+		}
+		mx_preview_resp_release(&ir);
+	}
+	free(abs);
+}
+
+/* Fetch and parse the page (blocking: a job thread). 0 with *og, or rc and st->err. */
+static int mx_preview_build(struct mx_preview_job *st, json_t **og)
+{
+	struct mx_req *req = st->req;
+	const struct mx_config *cfg = req->srv->cfg;
+	struct mx_preview_opts o = {
+		.block = cfg->url_preview_ip_range_blacklist,
+		.n_block = cfg->n_url_preview_ip_range_blacklist,
+		.allow = cfg->url_preview_ip_range_whitelist,
+		.n_allow = cfg->n_url_preview_ip_range_whitelist,
+		.max_size = cfg->max_spider_size,
+		.timeout_ms = MX_PREVIEW_TIMEOUT_MS,
+	};
+	struct mx_preview_resp r;
+	int rc = mx_preview_fetch(&o, st->url, &r, st->err, sizeof(st->err));
+	if (rc)
+		return rc;
+	const char *type = r.content_type ? r.content_type : "";
+	if (!strncasecmp(type, "image/", 6)) {
+		/* A URL that is itself an image previews as that image. */
+		*og = json_object();
+		const char *mxc = mx_preview_store_image(req, &r);
+		if (mxc) {
+			json_object_set_new(*og, "og:image", json_string(mxc));
+			json_object_set_new(*og, "og:image:type", json_string(type));
+			json_object_set_new(*og, "matrix:image:size", json_integer((json_int_t)r.len));
+		}
+	} else if (!strncasecmp(type, "text/html", 9) ||
+		   !strncasecmp(type, "application/xhtml", 17)) {
+		*og = mx_preview_parse_html(r.body, r.len);
+		mx_preview_add_image(req, &o, r.url, *og);
+	} else {
+		mx_preview_resp_release(&r);
+		snprintf(st->err, sizeof(st->err),
+			 "Requested file's content type not allowed for this operation");
+		return MX_EIO;
+	}
+	mx_preview_resp_release(&r);
+	return 0;
+}
+
+static void mx_preview_job_run(void *arg)
+{
+	struct mx_preview_job *st = arg;
+	json_t *og = NULL;
+	st->rc = mx_preview_build(st, &og);
+	if (!st->rc) {
+		st->og = mx_arena_json(&st->req->arena, og);
+		char *text = json_dumps(og, JSON_COMPACT);
+		if (text && mx_store_url_preview_put(st->req->srv->db, st->url, st->key_ts, text,
+						     st->now + MX_PREVIEW_CACHE_MS))
+			mx_log_warn("media: cannot cache the preview of %s", st->url);
+		free(text);
+	}
+	st->done = true;
+	mx_req_resume(st->req);
+}
+
 /*
  * SPEC: client-server-api#get_matrixclientv1mediapreview_url
- * The fetch blocks this HTTP thread for up to 10 s (no lock is held):
- * previews are rare and the thread pool absorbs them.
+ * A cached preview is answered at once; otherwise the request is parked
+ * while a job thread fetches the page (up to 10 s, twice with its image).
  */
 static int mx_media_preview_url(struct mx_req *req)
 {
 	const struct mx_config *cfg = req->srv->cfg;
+	struct mx_preview_job *st = req->handler_state;
+	if (st && st->done) {
+		if (st->rc)
+			return mx_preview_fail(req, st->rc, st->err);
+		return mx_req_reply_json(req, 200, json_incref(st->og));
+	}
 	/* As Synapse, which does not register the endpoint when disabled. */
 	if (!cfg->url_preview_enabled)
 		return mx_req_fail(req, MX_EUNRECOGNIZED, "URL previews are disabled");
@@ -354,65 +454,16 @@ static int mx_media_preview_url(struct mx_req *req)
 		if (og)
 			return mx_req_reply_json(req, 200, og);
 	}
-	struct mx_preview_opts o = {
-		.block = cfg->url_preview_ip_range_blacklist,
-		.n_block = cfg->n_url_preview_ip_range_blacklist,
-		.allow = cfg->url_preview_ip_range_whitelist,
-		.n_allow = cfg->n_url_preview_ip_range_whitelist,
-		.max_size = cfg->max_spider_size,
-		.timeout_ms = MX_PREVIEW_TIMEOUT_MS,
-	};
-	struct mx_preview_resp r;
-	char err[256];
-	int rc = mx_preview_fetch(&o, url, &r, err, sizeof(err));
-	if (rc)
-		return mx_preview_fail(req, rc, err);
-	json_t *og;
-	const char *type = r.content_type ? r.content_type : "";
-	if (!strncasecmp(type, "image/", 6)) {
-		/* A URL that is itself an image previews as that image. */
-		og = json_object();
-		const char *mxc = mx_preview_store_image(req, &r);
-		if (mxc) {
-			json_object_set_new(og, "og:image", json_string(mxc));
-			json_object_set_new(og, "og:image:type", json_string(type));
-			json_object_set_new(og, "matrix:image:size", json_integer((json_int_t)r.len));
-		}
-	} else if (!strncasecmp(type, "text/html", 9) ||
-		   !strncasecmp(type, "application/xhtml", 17)) {
-		og = mx_preview_parse_html(r.body, r.len);
-		json_t *img = json_object_get(og, "og:image");
-		char *abs = json_is_string(img) ? mx_preview_resolve(r.url, json_string_value(img))
-						: NULL;
-		json_object_del(og, "og:image");
-		struct mx_preview_resp ir;
-		if (abs && !mx_preview_fetch(&o, abs, &ir, err, sizeof(err))) {
-			const char *itype = ir.content_type ? ir.content_type : "";
-			const char *mxc = !strncasecmp(itype, "image/", 6)
-						  ? mx_preview_store_image(req, &ir) : NULL;
-			if (mxc) {
-				json_object_set_new(og, "og:image", json_string(mxc));
-				json_object_set_new(og, "og:image:type", json_string(itype));
-				json_object_set_new(og, "matrix:image:size",
-						    json_integer((json_int_t)ir.len));
-			}
-			mx_preview_resp_release(&ir);
-		}
-		free(abs);
-	} else {
-		mx_preview_resp_release(&r);
-		return mx_preview_fail(req, MX_EIO, "Requested file's content type not allowed for "
-						    "this operation");
-	}
-	mx_preview_resp_release(&r);
-	char *text = json_dumps(og, JSON_COMPACT);
-	if (text) {
-		if (mx_store_url_preview_put(req->srv->db, url, key_ts, text,
-					     now + MX_PREVIEW_CACHE_MS))
-			mx_log_warn("media: cannot cache the preview of %s", url);
-		free(text);
-	}
-	return mx_req_reply_json(req, 200, og);
+	st = mx_arena_alloc(&req->arena, sizeof(*st));
+	memset(st, 0, sizeof(*st));
+	st->req = req;
+	st->url = url;
+	st->key_ts = key_ts;
+	st->now = now;
+	req->handler_state = st;
+	mx_req_suspend(req);
+	mx_jobs_submit(req->srv->jobs, mx_preview_job_run, st);
+	return MX_ESUSPENDED;
 }
 
 /* SPEC: client-server-api#get_matrixclientv1mediaconfig */
