@@ -26,6 +26,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/server.h"
+#include "core/ttlcache.h"
 #include "crypto/keys.h"
 #include "crypto/password.h"
 #include "db/db.h"
@@ -33,6 +34,7 @@
 #include "federation/auth.h"
 #include "federation/client.h"
 #include "federation/keyring.h"
+#include "federation/query_client.h"
 #include "federation/routes.h"
 #include "media/remote.h"
 #include "http/ratelimit.h"
@@ -87,6 +89,8 @@ static struct mx_router *mx_build_router(void)
 	mx_router_add(r, mx_cross_signing_routes, mx_cross_signing_routes_count);
 	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
 	mx_router_add(r, mx_federation_media_routes, mx_federation_media_routes_count);
+	mx_router_add(r, mx_federation_user_keys_routes, mx_federation_user_keys_routes_count);
+	mx_router_add(r, mx_federation_query_routes, mx_federation_query_routes_count);
 	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
 	return r;
 }
@@ -172,6 +176,8 @@ static int mx_cmd_serve(const char *config_path)
 	/* Threads that wait on other servers: a handful, each mostly idle. */
 	srv.jobs = mx_jobs_new(8);
 	srv.remote_media = mx_media_remote_new();
+	srv.remote_profiles = mx_ttlcache_new(MX_FED_PROFILE_CACHE_ENTRIES,
+					      MX_FED_PROFILE_CACHE_BYTES, MX_FED_PROFILE_CACHE_MS);
 	if ((rc = mx_fed_new(&srv, &srv.fed)) || (rc = mx_keyring_new(&srv, &srv.keyring))) {
 		fprintf(stderr, "myelin: cannot start the federation client (%d)\n", rc);
 		goto out_db;
@@ -202,6 +208,7 @@ out_db:
 	mx_keyring_free(srv.keyring);
 	mx_fed_free(srv.fed);
 	mx_media_remote_free(srv.remote_media);
+	mx_ttlcache_free(srv.remote_profiles);
 	mx_router_free(router);
 	mx_ratelimiter_free(srv.rl);
 	mx_rooms_free(srv.rooms);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/cross_signing.h"
 #include "client/keys.h"
 #include "client/routes.h"
 #include "client/uia.h"
@@ -303,32 +302,6 @@ static int mx_cs_signatures_upload(struct mx_req *req)
 	for (size_t i = 0; i < n; i++)
 		mx_client_keys_devices_gone(req, sigs[i].target_user_id);
 	return mx_req_reply_json(req, 200, json_pack("{s:O}", "failures", failures));
-}
-
-int mx_client_cross_signing_query(struct mx_req *req, const char *user_id, json_t *master,
-				  json_t *self_signing, json_t *user_signing)
-{
-	static const char *const usages[3] = {MX_CS_MASTER, MX_CS_SELF_SIGNING,
-					      MX_CS_USER_SIGNING};
-	json_t *into[3] = {master, self_signing, user_signing};
-	int n = strcmp(user_id, req->auth.user_id) ? 2 : 3;
-	for (int i = 0; i < n; i++) {
-		json_t *key;
-		int rc = mx_store_cross_signing_key_get(req->w->rconn, &req->arena, user_id,
-							usages[i], &key);
-		if (rc == MX_ENOTFOUND)
-			continue;
-		if (rc)
-			return rc;
-		json_object_set(into[i], user_id, key);
-	}
-	return 0;
-}
-
-int mx_client_cross_signing_device(struct mx_req *req, const char *user_id,
-				   const char *device_id, json_t *device_keys)
-{
-	return mx_store_cross_signing_sigs_merge(req->w->rconn, user_id, device_id, device_keys);
 }
 
 #define C MX_RES_CLIENT

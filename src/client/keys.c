@@ -2,8 +2,10 @@
 /*
  * End-to-end encryption key management: upload device, one-time and
  * fallback keys, query other users' device keys, claim one-time keys,
- * and list device-list changes between two sync tokens. Local users only;
- * remote users are reported under "failures" until federation does it.
+ * and list device-list changes between two sync tokens. Queries and
+ * claims for users of other servers ask those servers, all at once, one
+ * job per server (federation/user_keys_client.h), within the client's
+ * timeout; a server that fails or is too slow is named in "failures".
  * SPEC: client-server-api#key-management-api
  */
 #include <stdbool.h>
@@ -11,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/cross_signing.h"
 #include "client/keys.h"
 #include "client/routes.h"
 #include "client/util.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "crypto/sign.h"
+#include "e2ee/keys.h"
+#include "federation/user_keys_client.h"
+#include "http/fanout.h"
 #include "http/request.h"
 #include "store/e2ee.h"
 #include "sync/e2ee.h"
@@ -25,8 +30,10 @@
 
 /* Bounds on one request, so that input cannot make us loop without end. */
 #define MX_KEYS_MAX_OTKS 1000
-#define MX_KEYS_MAX_CLAIMS 10000
 #define MX_KEYS_MAX_ID 255
+/* SPEC: timeout: "10 seconds is the recommended default". */
+#define MX_KEYS_DEFAULT_TIMEOUT_MS 10000
+#define MX_KEYS_MAX_TIMEOUT_MS 60000
 
 /* JSON text of obj without "unsigned", compact and sorted (caller frees). */
 static char *mx_keys_dump_signed(const json_t *obj)
@@ -45,44 +52,11 @@ static char *mx_keys_dump_signed(const json_t *obj)
  */
 static int mx_keys_check_device_keys(struct mx_req *req, const json_t *dk, const char **ed25519)
 {
-	const char *user = req->auth.user_id, *device = req->auth.device_id;
-	if (!json_is_object(dk))
-		return mx_req_fail(req, MX_EBADJSON, "device_keys must be an object");
-	const char *uid = json_string_value(json_object_get(dk, "user_id"));
-	const char *did = json_string_value(json_object_get(dk, "device_id"));
-	if (!uid || !did)
-		return mx_req_fail(req, MX_EBADJSON, "device_keys needs user_id and device_id strings");
-	if (strcmp(uid, user) != 0)
-		return mx_req_fail(req, MX_EINVALIDPARAM, "device_keys.user_id must be your own user ID");
-	if (!device || strcmp(did, device) != 0)
-		return mx_req_fail(req, MX_EINVALIDPARAM, "device_keys.device_id must be the device of this access token");
-	json_t *algs = json_object_get(dk, "algorithms");
-	if (!json_is_array(algs))
-		return mx_req_fail(req, MX_EBADJSON, "device_keys.algorithms must be an array");
-	size_t i;
-	json_t *v;
-	json_array_foreach (algs, i, v)
-		if (!json_is_string(v))
-			return mx_req_fail(req, MX_EBADJSON, "device_keys.algorithms must be strings");
-	json_t *keys = json_object_get(dk, "keys");
-	if (!json_is_object(keys))
-		return mx_req_fail(req, MX_EBADJSON, "device_keys.keys must be an object");
-	const char *k;
-	json_object_foreach (keys, k, v)
-		if (!json_is_string(v))
-			return mx_req_fail(req, MX_EBADJSON, "device_keys.keys values must be strings");
-	const char *kid = mx_arena_printf(&req->arena, "ed25519:%s", device);
-	const char *pk = json_string_value(json_object_get(keys, kid));
-	if (!pk)
-		return mx_req_fail(req, MX_EINVALIDPARAM, "device_keys.keys lacks %s", kid);
-	if (!json_is_object(json_object_get(dk, "signatures")))
-		return mx_req_fail(req, MX_EBADJSON, "device_keys.signatures must be an object");
-	int rc = mx_verify_json_b64key(dk, user, kid, pk);
-	if (rc == MX_EINVALID)
-		return mx_req_fail(req, MX_EINVALIDPARAM, "%s is not a base64 ed25519 key", kid);
+	const char *msg;
+	int rc = mx_e2ee_device_keys_check(dk, req->auth.user_id, req->auth.device_id, ed25519,
+					   &msg);
 	if (rc)
-		return mx_req_fail(req, MX_EINVALIDPARAM, "device_keys: the signature by %s does not verify", kid);
-	*ed25519 = pk;
+		return mx_req_fail(req, rc, "device_keys: %s", msg);
 	return 0;
 }
 
@@ -200,160 +174,198 @@ static int mx_keys_upload(struct mx_req *req)
 					   mx_store_e2ee_otk_counts(req->w->rconn, user, device)));
 }
 
-/* failures[server] for a remote user we cannot ask yet. */
-static void mx_keys_remote_failure(json_t *failures, const char *user_id)
+/* Kept across parks (arena): the servers asked for a query or claim. */
+struct mx_keys_remote {
+	struct mx_fanout *f;
+	struct mx_fed_keys_task **tasks;
+	size_t n;
+	json_t *resp;   /* the answer so far (arena), "failures" in it */
+};
+
+/*
+ * The time to wait for other servers: "timeout" in the body (SPEC), else
+ * in the query string (where Synapse reads it). Replies on error.
+ */
+static int mx_keys_timeout(struct mx_req *req, int64_t *out)
 {
-	const char *server = mx_client_id_server(user_id);
-	if (server && !json_object_get(failures, server))
-		json_object_set_new(failures, server,
-				    json_pack("{s:i, s:s}", "status", 503, "message",
-					      "Federation key queries are not supported yet"));
+	int64_t v = MX_KEYS_DEFAULT_TIMEOUT_MS;
+	json_t *t = json_object_get(req->json, "timeout");
+	const char *q = mx_req_query(req, "timeout");
+	if (t && !json_is_null(t)) {
+		if (!json_is_integer(t))
+			return mx_req_fail(req, MX_EBADJSON, "timeout must be an integer");
+		v = json_integer_value(t);
+	} else if (q) {
+		char *end;
+		long long n = strtoll(q, &end, 10);
+		if (!*q || *end)
+			return mx_req_fail(req, MX_EINVALIDPARAM, "timeout must be an integer");
+		v = n;
+	}
+	*out = v < 0 ? 0 : v > MX_KEYS_MAX_TIMEOUT_MS ? MX_KEYS_MAX_TIMEOUT_MS : v;
+	return 0;
 }
 
-/* The device_keys object of a device for /keys/query (new reference). */
-static json_t *mx_keys_device_json(const struct mx_e2ee_device *d)
+/*
+ * by_server[server][user] = a copy of what is asked for remote user: the
+ * body of one federation request per server. (A cache of remote keys
+ * would answer from here instead.)
+ */
+static void mx_keys_group(json_t *by_server, const char *user, const json_t *what)
 {
-	json_t *o = json_loads(d->key_json, 0, NULL);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return NULL;
+	const char *server = mx_client_id_server(user);
+	json_t *s = json_object_get(by_server, server);
+	if (!s) {
+		s = json_object();
+		json_object_set_new(by_server, server, s);
 	}
-	if (d->display_name)
-		json_object_set_new(o, "unsigned", json_pack("{s:s}", "device_display_name", d->display_name));
-	return o;
+	json_object_set_new(s, user, json_deep_copy(what));
+}
+
+/* Merge what the servers answered by now into the answer and reply. */
+static int mx_keys_remote_finish(struct mx_req *req, struct mx_keys_remote *r)
+{
+	int rc = mx_fanout_wait(r->f, req);
+	if (rc)
+		return rc; /* parked */
+	json_t *failures = json_object_get(r->resp, "failures");
+	for (size_t i = 0; i < r->n; i++) {
+		struct mx_fed_keys_task *t = r->tasks[i];
+		if (!mx_fanout_done(r->f, &t->base)) {
+			/* Still running: it finishes on its own, unread. */
+			json_object_set_new(failures, t->destination, mx_fed_keys_timeout_failure());
+			continue;
+		}
+		/* Done: the task's results are ours to take. */
+		if (t->failure) {
+			json_object_set_new(failures, t->destination, t->failure);
+			t->failure = NULL;
+			continue;
+		}
+		const char *k;
+		json_t *v;
+		json_object_foreach (t->answer, k, v) {
+			json_t *into = json_object_get(r->resp, k);
+			if (json_is_object(into) && json_is_object(v))
+				json_object_update(into, v);
+		}
+		json_decref(t->answer);
+		t->answer = NULL;
+	}
+	return mx_req_reply_json(req, 200, json_incref(r->resp));
+}
+
+/*
+ * Ask every server of by_server (stolen) for its users, in parallel, and
+ * park; resp (in the arena) is the answer so far.
+ */
+static int mx_keys_remote_start(struct mx_req *req, enum mx_fed_keys_op op, json_t *by_server,
+				json_t *resp, int64_t timeout_ms)
+{
+	struct mx_keys_remote *r = mx_arena_alloc(&req->arena, sizeof(*r));
+	int64_t deadline = mx_clock_mono_ms() + timeout_ms;
+	r->resp = resp;
+	r->n = json_object_size(by_server);
+	r->tasks = mx_arena_alloc(&req->arena, r->n * sizeof(*r->tasks));
+	r->f = mx_fanout_new(req, deadline);
+	size_t i = 0;
+	const char *server;
+	json_t *asked;
+	json_object_foreach (by_server, server, asked)
+		r->tasks[i++] = mx_fed_keys_task_new(req->srv, op, server, json_incref(asked),
+						     deadline);
+	json_decref(by_server); /* each map is now its task's alone */
+	for (i = 0; i < r->n; i++)
+		mx_fanout_add(r->f, &r->tasks[i]->base);
+	req->handler_state = r;
+	return mx_keys_remote_finish(req, r);
 }
 
 /* SPEC: client-server-api#post_matrixclientv3keysquery */
 static int mx_keys_query(struct mx_req *req)
 {
+	if (req->handler_state)
+		return mx_keys_remote_finish(req, req->handler_state);
 	json_t *want = json_object_get(req->json, "device_keys");
 	if (!want)
 		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing device_keys");
-	if (!json_is_object(want))
-		return mx_req_fail(req, MX_EBADJSON, "device_keys must be an object");
+	const char *msg;
+	int rc = mx_e2ee_query_check(&req->arena, want, &msg);
+	if (rc)
+		return mx_req_fail(req, rc, "%s", msg);
+	int64_t timeout;
+	if ((rc = mx_keys_timeout(req, &timeout)))
+		return rc;
+	json_t *resp = mx_arena_json(&req->arena,
+				     json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}}", "device_keys",
+					       "master_keys", "self_signing_keys",
+					       "user_signing_keys", "failures"));
+	json_t *by_server = json_object();
 	const char *user;
 	json_t *list;
 	json_object_foreach (want, user, list) {
-		if (!mx_client_user_id_valid(user))
-			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid user ID '%s' in device_keys", user);
-		if (!json_is_array(list))
-			return mx_req_fail(req, MX_EBADJSON, "device_keys.%s must be an array of device IDs", user);
-		size_t i;
-		json_t *d;
-		json_array_foreach (list, i, d)
-			if (!json_is_string(d))
-				return mx_req_fail(req, MX_EBADJSON, "device_keys.%s must be an array of device IDs", user);
-	}
-	json_t *out = json_object(), *failures = json_object();
-	/* SPEC: cross-signing keys and their signatures (client/cross_signing). */
-	json_t *csk = json_pack("{s:{},s:{},s:{}}", "master_keys", "self_signing_keys",
-				"user_signing_keys");
-	json_object_set_new(out, "", csk); /* owned by out until the reply */
-	json_object_foreach (want, user, list) {
 		if (!mx_client_is_local(req, user)) {
-			mx_keys_remote_failure(failures, user);
+			mx_keys_group(by_server, user, list);
 			continue;
 		}
 		json_t *devs = json_object();
-		json_object_set_new(out, user, devs);
-		int csrc = mx_client_cross_signing_query(req, user, json_object_get(csk, "master_keys"),
-							 json_object_get(csk, "self_signing_keys"),
-							 json_object_get(csk, "user_signing_keys"));
-		if (csrc) {
-			json_decref(out);
-			json_decref(failures);
-			return mx_req_fail(req, csrc, NULL);
-		}
-		struct mx_e2ee_device *v;
-		size_t n;
-		/* SPEC: an empty list means every device of the user. */
-		size_t nwant = json_array_size(list);
-		for (size_t i = 0; i < (nwant ? nwant : 1); i++) {
-			const char *only = nwant ? json_string_value(json_array_get(list, i)) : NULL;
-			int rc = mx_store_e2ee_devices(req->w->rconn, &req->arena, user, only, &v, &n);
-			if (rc) {
-				json_decref(out);
-				json_decref(failures);
-				return mx_req_fail(req, rc, NULL);
-			}
-			for (size_t j = 0; j < n; j++) {
-				json_t *o = mx_keys_device_json(&v[j]);
-				if (o && mx_client_cross_signing_device(req, user, v[j].device_id, o)) {
-					json_decref(o); /* unreadable signatures: leave it out */
-					o = NULL;
-				}
-				if (o)
-					json_object_set_new(devs, v[j].device_id, o);
-			}
+		json_object_set_new(json_object_get(resp, "device_keys"), user, devs);
+		rc = mx_e2ee_query_local(req->w->rconn, &req->arena, user, list, req->auth.user_id,
+					 devs, json_object_get(resp, "master_keys"),
+					 json_object_get(resp, "self_signing_keys"),
+					 json_object_get(resp, "user_signing_keys"));
+		if (rc) {
+			json_decref(by_server);
+			return mx_req_fail(req, rc, NULL);
 		}
 	}
-	json_incref(csk);
-	json_object_del(out, "");
-	json_object_set_new(csk, "device_keys", out);
-	json_object_set_new(csk, "failures", failures);
-	return mx_req_reply_json(req, 200, csk);
+	if (json_object_size(by_server))
+		return mx_keys_remote_start(req, MX_FED_KEYS_QUERY, by_server, resp, timeout);
+	json_decref(by_server);
+	return mx_req_reply_json(req, 200, json_incref(resp));
 }
 
 /* SPEC: client-server-api#post_matrixclientv3keysclaim */
 static int mx_keys_claim(struct mx_req *req)
 {
+	if (req->handler_state)
+		return mx_keys_remote_finish(req, req->handler_state);
 	json_t *want = json_object_get(req->json, "one_time_keys");
 	if (!want)
 		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing one_time_keys");
-	if (!json_is_object(want))
-		return mx_req_fail(req, MX_EBADJSON, "one_time_keys must be an object");
-	size_t total = 0;
+	const char *msg;
+	size_t total;
+	int rc = mx_e2ee_claim_check(&req->arena, want, &total, &msg);
+	if (rc)
+		return mx_req_fail(req, rc, "%s", msg);
+	int64_t timeout;
+	if ((rc = mx_keys_timeout(req, &timeout)))
+		return rc;
+	struct mx_e2ee_claim *cl = mx_arena_alloc(&req->arena, (total ? total : 1) * sizeof(*cl));
+	size_t n = 0;
+	json_t *by_server = json_object();
 	const char *user, *dev;
 	json_t *devs, *alg;
 	json_object_foreach (want, user, devs) {
-		if (!mx_client_user_id_valid(user))
-			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid user ID '%s' in one_time_keys", user);
-		if (!json_is_object(devs))
-			return mx_req_fail(req, MX_EBADJSON, "one_time_keys.%s must be an object", user);
-		json_object_foreach (devs, dev, alg)
-			if (!json_is_string(alg))
-				return mx_req_fail(req, MX_EBADJSON, "one_time_keys.%s.%s must be an algorithm name",
-						   user, dev);
-		total += json_object_size(devs);
-	}
-	if (total > MX_KEYS_MAX_CLAIMS)
-		return mx_req_fail(req, MX_EINVALIDPARAM, "At most %d keys per claim", MX_KEYS_MAX_CLAIMS);
-	struct mx_e2ee_claim *cl = mx_arena_alloc(&req->arena, (total ? total : 1) * sizeof(*cl));
-	size_t n = 0;
-	json_t *failures = json_object();
-	json_object_foreach (want, user, devs) {
 		if (!mx_client_is_local(req, user)) {
-			mx_keys_remote_failure(failures, user);
+			mx_keys_group(by_server, user, devs);
 			continue;
 		}
 		json_object_foreach (devs, dev, alg)
 			cl[n++] = (struct mx_e2ee_claim){user, dev, json_string_value(alg), NULL, NULL};
 	}
-	int rc = mx_store_e2ee_claim(req->srv->db, &req->arena, cl, n);
+	json_t *resp = mx_arena_json(&req->arena,
+				     json_pack("{s:{}, s:{}}", "one_time_keys", "failures"));
+	rc = mx_e2ee_claim_local(req->srv->db, &req->arena, cl, n,
+				 json_object_get(resp, "one_time_keys"));
 	if (rc) {
-		json_decref(failures);
+		json_decref(by_server);
 		return mx_req_fail(req, rc, NULL);
 	}
-	json_t *out = json_object();
-	for (size_t i = 0; i < n; i++) {
-		if (!cl[i].key_json)
-			continue;
-		json_t *k = json_loads(cl[i].key_json, JSON_DECODE_ANY, NULL);
-		if (!k)
-			continue;
-		json_t *u = json_object_get(out, cl[i].user_id);
-		if (!u) {
-			u = json_object();
-			json_object_set_new(out, cl[i].user_id, u);
-		}
-		json_t *d = json_object_get(u, cl[i].device_id);
-		if (!d) {
-			d = json_object();
-			json_object_set_new(u, cl[i].device_id, d);
-		}
-		json_object_set_new(d, mx_arena_printf(&req->arena, "%s:%s", cl[i].algorithm, cl[i].key_id), k);
-	}
-	return mx_req_reply_json(req, 200, json_pack("{s:o, s:o}", "one_time_keys", out, "failures", failures));
+	if (json_object_size(by_server))
+		return mx_keys_remote_start(req, MX_FED_KEYS_CLAIM, by_server, resp, timeout);
+	json_decref(by_server);
+	return mx_req_reply_json(req, 200, json_incref(resp));
 }
 
 /* SPEC: client-server-api#get_matrixclientv3keyschanges */

@@ -2,8 +2,9 @@
 /*
  * Profiles: the whole profile, and one field at a time (displayname,
  * avatar_url, m.tz and custom fields, v1.16 extended profiles). Anyone may
- * read a local user's profile; only the user may change it. Remote profiles
- * need federation and are 404 until it exists.
+ * read a local user's profile; only the user may change it. Another
+ * server's user's profile is asked of that server (federation
+ * query/profile, federation/query_client.h), briefly cached.
  *
  * Changing displayname or avatar_url will also have to update the user's
  * membership events and presence (SPEC: client-server-api#events-on-change-of-profile-information);
@@ -20,6 +21,7 @@
 #include "core/canonjson.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "federation/query_client.h"
 #include "http/request.h"
 #include "store/profile.h"
 
@@ -67,16 +69,34 @@ static int mx_profile_check_key(struct mx_req *req, const char *key)
 	return 0;
 }
 
-/* The user a read is about: a valid id on this server. */
-static int mx_profile_read_target(struct mx_req *req, const char **user_id)
+/* The user a read is about: a valid id, *local if on this server. */
+static int mx_profile_read_target(struct mx_req *req, const char **user_id, bool *local)
 {
 	const char *uid = mx_req_param(req, 0);
 	if (!mx_client_user_id_valid(uid))
 		return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid user ID");
-	if (!mx_client_is_local(req, uid))
-		/* Federation queries come with the federation client. */
-		return mx_req_fail(req, MX_ENOTFOUND, "Profile not found");
 	*user_id = uid;
+	*local = mx_client_is_local(req, uid);
+	return 0;
+}
+
+/*
+ * Another server's user (field NULL: the whole profile), asked of their
+ * server; parks the request. The remote's 404 and 403 pass on; anything
+ * else is 502, as Synapse answers.
+ */
+static int mx_profile_get_remote(struct mx_req *req, const char *uid, const char *field,
+				 json_t **out)
+{
+	int rc = mx_fed_query_profile_req(req, uid, field, out);
+	if (rc == MX_ESUSPENDED)
+		return rc;
+	if (rc == MX_ENOTFOUND)
+		return mx_req_fail(req, rc, field ? "Profile field not found" : "Profile not found");
+	if (rc == MX_EFORBIDDEN)
+		return mx_req_fail(req, rc, "The user's server refuses to share their profile");
+	if (rc)
+		return mx_req_fail(req, MX_EREMOTE, "Failed to fetch profile");
 	return 0;
 }
 
@@ -96,11 +116,17 @@ static int mx_profile_check_writer(struct mx_req *req, const char *key)
 /* SPEC: client-server-api#get_matrixclientv3profileuserid */
 static int mx_profile_get_all(struct mx_req *req)
 {
-	const char *uid;
-	int rc = mx_profile_read_target(req, &uid);
+	const char *uid = NULL;
+	bool local = true;
+	int rc = mx_profile_read_target(req, &uid, &local);
 	if (rc)
 		return rc;
 	json_t *profile;
+	if (!local) {
+		if ((rc = mx_profile_get_remote(req, uid, NULL, &profile)))
+			return rc;
+		return mx_req_reply_json(req, 200, json_incref(profile));
+	}
 	rc = mx_store_profile_get(req->w->rconn, &req->arena, uid, &profile);
 	if (rc == MX_ENOTFOUND)
 		return mx_req_fail(req, rc, "Profile not found");
@@ -112,14 +138,22 @@ static int mx_profile_get_all(struct mx_req *req)
 /* SPEC: client-server-api#get_matrixclientv3profileuseridkeyname */
 static int mx_profile_get_field(struct mx_req *req)
 {
-	const char *key = mx_profile_key(req), *uid;
+	const char *key = mx_profile_key(req), *uid = NULL;
+	bool local = true;
 	int rc = mx_profile_check_key(req, key);
 	if (!rc)
-		rc = mx_profile_read_target(req, &uid);
+		rc = mx_profile_read_target(req, &uid, &local);
 	if (rc)
 		return rc;
 	json_t *value;
-	rc = mx_store_profile_get_field(req->w->rconn, &req->arena, uid, key, &value);
+	if (!local) {
+		json_t *profile;
+		if ((rc = mx_profile_get_remote(req, uid, key, &profile)))
+			return rc;
+		value = json_object_get(profile, key);
+	} else {
+		rc = mx_store_profile_get_field(req->w->rconn, &req->arena, uid, key, &value);
+	}
 	if (rc == MX_ENOTFOUND)
 		return mx_req_fail(req, rc, "Profile field not found");
 	if (rc)

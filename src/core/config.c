@@ -931,6 +931,7 @@ static void set_defaults(struct mx_config *cfg)
 	cfg->max_connections = 10000;
 	cfg->max_spider_size = 10LL << 20;
 	cfg->federation_verify_certificates = true;
+	cfg->allow_profile_lookup_over_federation = true;
 	cfg->destination_min_retry_interval_ms = 10LL * 60 * 1000;
 	cfg->destination_retry_multiplier = 2;
 	cfg->destination_max_retry_interval_ms = 7LL * 86400 * 1000;
@@ -1042,7 +1043,11 @@ static int parse_federation_client(struct cfg *c, struct mx_config *cfg, yaml_no
 				 &cfg->federation_custom_ca_list, &cfg->n_federation_custom_ca_list)) ||
 	    (rc = parse_str_list(c, root, "", "federation_domain_whitelist",
 				 &cfg->federation_domain_whitelist,
-				 &cfg->n_federation_domain_whitelist)))
+				 &cfg->n_federation_domain_whitelist)) ||
+	    (rc = get_bool(c, root, "", "allow_public_rooms_over_federation",
+			   &cfg->allow_public_rooms_over_federation)) ||
+	    (rc = get_bool(c, root, "", "allow_profile_lookup_over_federation",
+			   &cfg->allow_profile_lookup_over_federation)))
 		return rc;
 	for (size_t i = 0; i < cfg->n_federation_custom_ca_list; i++)
 		resolve_path(cfg, &cfg->federation_custom_ca_list[i]);
@@ -1878,6 +1883,11 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"  - server_name: \"matrix.org\"\n"
 		"#    verify_keys:\n"
 		"#      \"ed25519:auto\": \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\"\n"
+		"\n"
+		"# Let other servers list our published rooms (/publicRooms over\n"
+		"# federation), and look up our users' profiles.\n"
+		"allow_public_rooms_over_federation: false\n"
+		"allow_profile_lookup_over_federation: true\n"
 		"\n"
 		"## Registration ##\n"
 		"\n"

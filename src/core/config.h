@@ -137,6 +137,11 @@ struct mx_config {
 	char **federation_domain_whitelist;    /* federation_domain_whitelist: NULL = any destination;
 						* else only these (possibly none) */
 	size_t n_federation_domain_whitelist;
+	bool allow_public_rooms_over_federation;   /* allow_public_rooms_over_federation
+						    * (default false, as Synapse: the list
+						    * is not scraped by any server) */
+	bool allow_profile_lookup_over_federation; /* allow_profile_lookup_over_federation
+						    * (default true) */
 	int64_t destination_min_retry_interval_ms; /* federation.destination_min_retry_interval (10m) */
 	double destination_retry_multiplier;       /* federation.destination_retry_multiplier (2) */
 	int64_t destination_max_retry_interval_ms; /* federation.destination_max_retry_interval (1w) */

@@ -27,6 +27,7 @@ struct mx_fed;
 struct mx_keyring;
 struct mx_req;
 struct mx_media_remote;
+struct mx_ttlcache;
 
 struct mx_server {
 	const struct mx_config *cfg;
@@ -44,6 +45,8 @@ struct mx_server {
 	struct mx_fed *fed;                 /* outbound federation: discovery, signing, backoff */
 	struct mx_keyring *keyring;         /* other servers' signing keys */
 	struct mx_media_remote *remote_media; /* remote media fetches in flight (own lock) */
+	struct mx_ttlcache *remote_profiles; /* other servers' profile answers (own lock,
+					       * federation/query_client.h) */
 	/* Checks X-Matrix on MX_ROUTE_FEDERATION routes: 0, MX_ESUSPENDED
 	 * (parked), or an error already replied (federation/auth.c). */
 	int (*fed_auth)(struct mx_req *req);

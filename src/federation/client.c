@@ -584,7 +584,7 @@ int mx_fed_request(struct mx_fed *fed, const struct mx_fed_request *rq,
 	int64_t t0 = mx_clock_mono_ms();
 	enum mx_fed_dest_verdict v = mx_fed_dests_begin(fed->dests, rq->destination,
 							mx_clock_now_ms());
-	if (v == MX_FED_DEST_BACKED_OFF) {
+	if (v == MX_FED_DEST_BACKED_OFF && !rq->ignore_backoff) {
 		mx_log_debug("federation: %s %s %s -> not tried: backed off", rq->method,
 			     rq->destination, rq->uri);
 		return MX_EREMOTE;

@@ -36,6 +36,13 @@ struct mx_fed_request {
 	const char *uri;          /* path + query exactly as sent (percent-encoded) */
 	json_t *body;             /* JSON body (borrowed) or NULL */
 	bool sign;                /* send an X-Matrix Authorization header */
+	/*
+	 * Go even while the destination is backed off (the outcome is still
+	 * recorded: a success ends the backoff). For key fetches on behalf of
+	 * an inbound request, which the keyring already limits to one a minute
+	 * per server: a server that comes back must be able to reach us.
+	 */
+	bool ignore_backoff;
 	int64_t timeout_ms;       /* whole request; 0 = 30 s */
 	size_t max_body;          /* response body limit; 0 = 1 MiB (streamed bodies too) */
 	/* If set, the body streams here instead of being buffered (2xx bodies

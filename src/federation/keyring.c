@@ -411,6 +411,8 @@ static int kr_fetch_direct(struct mx_keyring *kr, const char *server)
 		return MX_EREMOTE;
 	struct mx_fed_request rq = {.destination = server, .method = "GET",
 				    .uri = "/_matrix/key/v2/server", .sign = false,
+				    /* at most once a minute per server (kr_fetch) */
+				    .ignore_backoff = true,
 				    .timeout_ms = KR_FETCH_TIMEOUT_MS,
 				    .max_body = KR_SERVER_MAX_BODY};
 	struct mx_fed_response r;

@@ -11,5 +11,9 @@ extern const struct mx_route mx_federation_routes[];
 extern const size_t mx_federation_routes_count;
 extern const struct mx_route mx_federation_media_routes[];
 extern const size_t mx_federation_media_routes_count;
+extern const struct mx_route mx_federation_user_keys_routes[];
+extern const size_t mx_federation_user_keys_routes_count;
+extern const struct mx_route mx_federation_query_routes[];
+extern const size_t mx_federation_query_routes_count;
 
 #endif

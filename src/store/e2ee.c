@@ -321,6 +321,22 @@ static int mx_e2ee_collect(struct mx_db_stmt *st, struct mx_arena *a, const char
 	return rc < 0 ? rc : 0;
 }
 
+int mx_store_e2ee_list_position(struct mx_db_conn *c, const char *user_id, int64_t *pos)
+{
+	struct mx_db_stmt *st;
+	*pos = 0;
+	int rc = mx_db_query(c, &st, "SELECT max(stream_id) FROM device_list_changes WHERE user_id = ?",
+			     "s", user_id);
+	if (rc < 0)
+		return rc;
+	if (rc == MX_DB_ROW) {
+		if (!mx_db_col_is_null(st, 0))
+			*pos = mx_db_col_int64(st, 0);
+		mx_db_done(st);
+	}
+	return 0;
+}
+
 int mx_store_e2ee_changed_users(struct mx_db_conn *c, struct mx_arena *a, int64_t from, int64_t to,
 				const char ***users, size_t *n)
 {

@@ -99,6 +99,12 @@ int mx__store_e2ee_device_gone(struct mx_db_conn *c, const char *user_id, const 
  */
 int mx__store_e2ee_user_devices_gone(struct mx_db_conn *c, const char *user_id, const char *keep);
 
+/*
+ * The device-list stream position of user_id's latest change (0 if none):
+ * the stream_id of GET /_matrix/federation/v1/user/devices.
+ */
+int mx_store_e2ee_list_position(struct mx_db_conn *c, const char *user_id, int64_t *pos);
+
 /* The distinct users with device-list changes in (from, to] (arena). */
 int mx_store_e2ee_changed_users(struct mx_db_conn *c, struct mx_arena *a, int64_t from, int64_t to,
 				const char ***users, size_t *n);

@@ -147,7 +147,6 @@ describe('room aliases', () => {
 			[{ alias: elsewhere }, 'M_BAD_ALIAS'],
 			[{ alias: aliasFor('missing') }, 'M_BAD_ALIAS'],
 			[{ alias: mine, alt_aliases: [alt, elsewhere] }, 'M_BAD_ALIAS'],
-			[{ alias: mine, alt_aliases: ['#x:remote.example'] }, 'M_BAD_ALIAS'],
 			[{ alias: 'no-sigil' }, 'M_INVALID_PARAM'],
 			[{ alias: mine, alt_aliases: 'not-a-list' }, 'M_INVALID_PARAM'],
 			[{ alias: mine, alt_aliases: [42] }, 'M_INVALID_PARAM'],
@@ -155,6 +154,9 @@ describe('room aliases', () => {
 		for (const [c, code] of bad) {
 			await rejects(alice.client.sendStateEvent(roomId, 'm.room.canonical_alias', c), 400, code);
 		}
+		// Another server's alias is asked of that server (federation-query.test.mjs);
+		// one that cannot be reached is 502, as in Synapse.
+		await rejects(alice.client.sendStateEvent(roomId, 'm.room.canonical_alias', { alias: mine, alt_aliases: ['#x:remote.invalid'] }), 502);
 		// Authorisation comes first: bob (power 0) is refused as such.
 		await rejects(bob.client.sendStateEvent(roomId, 'm.room.canonical_alias', { alias: elsewhere }), 403, 'M_FORBIDDEN');
 		assert.deepEqual(content(await stateOf(alice.client, roomId), 'm.room.canonical_alias'), before);

@@ -117,6 +117,8 @@ static const char synapse_yaml[] =
 	"    minimum_length: 12\n"
 	"    require_digit: true\n"
 	"inhibit_user_in_use_error: true\n"
+	"allow_public_rooms_over_federation: true\n"
+	"allow_profile_lookup_over_federation: false\n"
 	"refreshable_access_token_lifetime: 10m\n"
 	"refresh_token_lifetime: 24h\n"
 	"nonrefreshable_access_token_lifetime: 1w\n"
@@ -199,6 +201,8 @@ static void test_synapse_config(void **state)
 	assert_true(cfg.password_login_enabled);
 	assert_int_equal(cfg.password_min_length, 12);
 	assert_true(cfg.inhibit_user_in_use_error);
+	assert_true(cfg.allow_public_rooms_over_federation);
+	assert_false(cfg.allow_profile_lookup_over_federation);
 	assert_int_equal(cfg.refreshable_access_token_lifetime_ms, 600000);
 	assert_int_equal(cfg.refresh_token_lifetime_ms, 86400000);
 	assert_int_equal(cfg.nonrefreshable_access_token_lifetime_ms, 7 * 86400000LL);
@@ -262,6 +266,9 @@ static void test_defaults(void **state)
 	assert_true(cfg.password_login_enabled);
 	assert_int_equal(cfg.password_min_length, 0);
 	assert_false(cfg.inhibit_user_in_use_error);
+	/* As Synapse: our room list stays ours, profiles are shared. */
+	assert_false(cfg.allow_public_rooms_over_federation);
+	assert_true(cfg.allow_profile_lookup_over_federation);
 	assert_int_equal(cfg.refreshable_access_token_lifetime_ms, 300000);
 	assert_int_equal(cfg.refresh_token_lifetime_ms, 0);
 	assert_int_equal(cfg.nonrefreshable_access_token_lifetime_ms, 0);

@@ -573,6 +573,18 @@ static void test_5xx_backs_off(void **state)
 	mx_fed_destination_seen(cl.fed, cl.dest);
 	assert_int_equal(do_get(&cl, "/ok", &r), 0);
 	mx_fed_response_release(&r);
+
+	/* Backed off again: a request that ignores the backoff still goes, and
+	 * its success ends the backoff for everyone. */
+	assert_int_equal(do_get(&cl, "/err500", &r), 0);
+	mx_fed_response_release(&r);
+	assert_true(mx_fed_destination_backed_off(cl.fed, cl.dest));
+	struct mx_fed_request rq = {.destination = cl.dest, .method = "GET", .uri = "/ok",
+				    .ignore_backoff = true};
+	assert_int_equal(mx_fed_request(cl.fed, &rq, &r), 0);
+	assert_int_equal(r.status, 200);
+	mx_fed_response_release(&r);
+	assert_false(mx_fed_destination_backed_off(cl.fed, cl.dest));
 	client_close(&cl);
 }
 
