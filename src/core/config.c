@@ -929,6 +929,7 @@ static void set_defaults(struct mx_config *cfg)
 	cfg->n_thumbnail_sizes = MX_ARRAY_LEN(thumbs);
 	cfg->http_threads = 0;
 	cfg->max_connections = 10000;
+	cfg->room_cache_size = 2000;
 	cfg->max_spider_size = 10LL << 20;
 	cfg->federation_verify_certificates = true;
 	cfg->allow_profile_lookup_over_federation = true;
@@ -1390,6 +1391,7 @@ static int parse_root(struct cfg *c, struct mx_config *cfg, yaml_node_t *root)
 				 &cfg->n_url_preview_ip_range_whitelist)) ||
 	    (rc = get_int(c, root, "", "http_threads", 0, 1024, &cfg->http_threads)) ||
 	    (rc = get_int(c, root, "", "max_connections", 1, 1000000, &cfg->max_connections)) ||
+	    (rc = get_int(c, root, "", "room_cache_size", 10, 10000000, &cfg->room_cache_size)) ||
 	    (rc = get_str(c, root, "", "log_level", &cfg->log_level)))
 		return rc;
 	/* As Synapse: previews need an explicit blacklist, and 0.0.0.0 and ::
@@ -1817,6 +1819,10 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"\n"
 		"# Concurrent connections accepted before new ones are refused.\n"
 		"max_connections: 10000\n"
+		"\n"
+		"# Rooms whose current state is kept in memory; the least recently used\n"
+		"# beyond this are dropped and reloaded from the database when needed.\n"
+		"room_cache_size: 2000\n"
 		"\n"
 		"## Database ##\n"
 		"\n"

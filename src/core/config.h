@@ -154,6 +154,7 @@ struct mx_config {
 
 	int http_threads;             /* myelin: HTTP threads, 0 = one per core */
 	int max_connections;          /* myelin: concurrent connection limit */
+	int room_cache_size;          /* myelin: rooms kept in the room cache (LRU beyond) */
 	char *log_level;              /* log_level: debug, info, warn, error */
 };
 

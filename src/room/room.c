@@ -2,10 +2,16 @@
 /*
  * The room cache and the local event pipeline. See room.h.
  *
- * Locking: rooms->lock guards the hash table of rooms only; each room's
- * own lock is held for a whole batch (build, authorise, persist, update
- * the cache), so events of one room are ordered and a reader of the cache
- * under the same lock sees a consistent state.
+ * Locking: rooms->lock guards the hash table of rooms, their reference
+ * counts and last-use times; each room's own lock is held for a whole
+ * batch (build, authorise, persist, update the cache), so events of one
+ * room are ordered and a reader of the cache under the same lock sees a
+ * consistent state.
+ *
+ * The cache is bounded (room_cache_size): every user of a struct mx_room
+ * holds a reference from mx_rooms_get() to mx_rooms_put(), and when the
+ * table outgrows the bound the least recently used rooms nobody holds are
+ * dropped (their state is in the database; the next use reloads it).
  */
 #include "room/room.h"
 
@@ -45,6 +51,8 @@ struct mx_state_entry {
 
 struct mx_room {
 	struct mx_room *next; /* hash chain */
+	unsigned refs;        /* rooms->lock */
+	int64_t last_used_ms; /* rooms->lock */
 	char *room_id;
 	const struct mx_room_version *v;
 	pthread_mutex_t lock;
@@ -74,6 +82,7 @@ struct mx_rooms {
 	struct mx_server *srv;
 	pthread_mutex_t lock;
 	struct mx_room *buckets[MX_ROOM_BUCKETS];
+	size_t n_rooms, max_rooms;
 	struct mx_listener_slot listeners[8];
 	size_t n_listeners;
 	/* Create events get strictly increasing timestamps: in v12 the room id
@@ -306,20 +315,76 @@ out:
 	return rc;
 }
 
-/* Find or load a room; NULL with *err set if unknown. */
+/* Sort helper for eviction: least recently used first. */
+static int mx_rooms_cmp_used(const void *a, const void *b)
+{
+	const struct mx_room *x = *(struct mx_room *const *)a, *y = *(struct mx_room *const *)b;
+	return x->last_used_ms < y->last_used_ms ? -1 : x->last_used_ms > y->last_used_ms;
+}
+
+/*
+ * Drop least recently used rooms nobody holds until the table is at 90% of
+ * its bound (so the O(n) scan runs once per tenth of the bound's loads).
+ * Called with rooms->lock held.
+ */
+static void mx_rooms_evict(struct mx_rooms *rooms)
+{
+	size_t target = rooms->max_rooms - rooms->max_rooms / 10, n = 0;
+	struct mx_room **idle = mx_xcalloc(rooms->n_rooms, sizeof(*idle));
+	for (size_t i = 0; i < MX_ROOM_BUCKETS; i++)
+		for (struct mx_room *r = rooms->buckets[i]; r; r = r->next)
+			if (!r->refs)
+				idle[n++] = r;
+	qsort(idle, n, sizeof(*idle), mx_rooms_cmp_used);
+	for (size_t k = 0; k < n && rooms->n_rooms > target; k++) {
+		struct mx_room **pp = &rooms->buckets[mx_strhash(idle[k]->room_id) &
+						      (MX_ROOM_BUCKETS - 1)];
+		while (*pp != idle[k])
+			pp = &(*pp)->next;
+		*pp = idle[k]->next;
+		mx_room_free(idle[k]);
+		rooms->n_rooms--;
+	}
+	free(idle);
+}
+
+/* Add r (holding one reference) to the table. Called with rooms->lock held. */
+static void mx_rooms_link(struct mx_rooms *rooms, struct mx_room *r)
+{
+	size_t b = mx_strhash(r->room_id) & (MX_ROOM_BUCKETS - 1);
+	r->refs = 1;
+	r->last_used_ms = mx_clock_mono_ms();
+	r->next = rooms->buckets[b];
+	rooms->buckets[b] = r;
+	rooms->n_rooms++;
+	if (rooms->n_rooms > rooms->max_rooms)
+		mx_rooms_evict(rooms);
+}
+
+/* A cached room, referenced (mx_rooms_put), or NULL. rooms->lock held. */
+static struct mx_room *mx_rooms_find(struct mx_rooms *rooms, const char *room_id)
+{
+	size_t b = mx_strhash(room_id) & (MX_ROOM_BUCKETS - 1);
+	for (struct mx_room *r = rooms->buckets[b]; r; r = r->next)
+		if (!strcmp(r->room_id, room_id)) {
+			r->refs++;
+			r->last_used_ms = mx_clock_mono_ms();
+			return r;
+		}
+	return NULL;
+}
+
+/* Find or load a room, referenced; NULL with *err set if unknown. */
 static struct mx_room *mx_rooms_get(struct mx_rooms *rooms, struct mx_worker *w,
 				    const char *room_id, int *err)
 {
-	size_t b = mx_strhash(room_id) & (MX_ROOM_BUCKETS - 1);
 	pthread_mutex_lock(&rooms->lock);
-	for (struct mx_room *r = rooms->buckets[b]; r; r = r->next)
-		if (!strcmp(r->room_id, room_id)) {
-			pthread_mutex_unlock(&rooms->lock);
-			return r;
-		}
+	struct mx_room *r = mx_rooms_find(rooms, room_id);
 	pthread_mutex_unlock(&rooms->lock);
+	if (r)
+		return r;
 
-	struct mx_room *r = mx_xcalloc(1, sizeof(*r));
+	r = mx_xcalloc(1, sizeof(*r));
 	r->room_id = mx_xstrdup(room_id);
 	pthread_mutex_init(&r->lock, NULL);
 	*err = mx_room_load(rooms, w, r);
@@ -328,24 +393,32 @@ static struct mx_room *mx_rooms_get(struct mx_rooms *rooms, struct mx_worker *w,
 		return NULL;
 	}
 	pthread_mutex_lock(&rooms->lock);
-	for (struct mx_room *o = rooms->buckets[b]; o; o = o->next)
-		if (!strcmp(o->room_id, room_id)) { /* another thread loaded it first */
-			pthread_mutex_unlock(&rooms->lock);
-			mx_room_free(r);
-			return o;
-		}
-	r->next = rooms->buckets[b];
-	rooms->buckets[b] = r;
+	struct mx_room *o = mx_rooms_find(rooms, room_id);
+	if (o) { /* another thread loaded it first */
+		pthread_mutex_unlock(&rooms->lock);
+		mx_room_free(r);
+		return o;
+	}
+	mx_rooms_link(rooms, r);
 	pthread_mutex_unlock(&rooms->lock);
 	return r;
 }
 
+/* Release a reference from mx_rooms_get (or a new room's from its batch). */
+static void mx_rooms_put(struct mx_rooms *rooms, struct mx_room *r)
+{
+	pthread_mutex_lock(&rooms->lock);
+	if (!r->refs)
+		MX_BUG("room reference count underflow");
+	r->refs--;
+	pthread_mutex_unlock(&rooms->lock);
+}
+
+/* Publish a new room; the caller's reference is kept (mx_rooms_put it). */
 static void mx_rooms_insert(struct mx_rooms *rooms, struct mx_room *r)
 {
-	size_t b = mx_strhash(r->room_id) & (MX_ROOM_BUCKETS - 1);
 	pthread_mutex_lock(&rooms->lock);
-	r->next = rooms->buckets[b];
-	rooms->buckets[b] = r;
+	mx_rooms_link(rooms, r);
 	pthread_mutex_unlock(&rooms->lock);
 }
 
@@ -353,6 +426,8 @@ struct mx_rooms *mx_rooms_new(struct mx_server *srv)
 {
 	struct mx_rooms *rooms = mx_xcalloc(1, sizeof(*rooms));
 	rooms->srv = srv;
+	rooms->max_rooms = srv->cfg && srv->cfg->room_cache_size > 0
+				   ? (size_t)srv->cfg->room_cache_size : 2000;
 	pthread_mutex_init(&rooms->lock, NULL);
 	return rooms;
 }
@@ -445,6 +520,7 @@ int mx_room_batch_begin(struct mx_rooms *rooms, struct mx_worker *w, struct mx_a
 		err = mx_room_load(rooms, w, r);
 		if (err) {
 			pthread_mutex_unlock(&r->lock);
+			mx_rooms_put(rooms, r);
 			return err;
 		}
 		r->stale = false;
@@ -818,6 +894,7 @@ int mx_room_batch_commit(struct mx_room_batch *b)
 			pthread_mutex_lock(&r->lock);
 			r->stale = true;
 			pthread_mutex_unlock(&r->lock);
+			mx_rooms_put(rooms, r);
 		}
 		mx_batch_release(b);
 		return rc;
@@ -829,6 +906,7 @@ int mx_room_batch_commit(struct mx_room_batch *b)
 	}
 	mx_batch_notify(b, pes, users, n_users);
 	mx_batch_release(b);
+	mx_rooms_put(rooms, r);
 	return 0;
 }
 
@@ -837,8 +915,10 @@ void mx_room_batch_abort(struct mx_room_batch *b)
 	mx_batch_release(b);
 	pthread_mutex_unlock(&b->room->lock);
 	if (b->new_room) {
-		mx_room_free(b->room);
+		mx_room_free(b->room); /* never published */
 		b->new_room = false;
+	} else {
+		mx_rooms_put(b->rooms, b->room);
 	}
 }
 
@@ -875,6 +955,7 @@ int mx_room_state_get(struct mx_rooms *rooms, struct mx_worker *w, struct mx_are
 	if (event_id)
 		*event_id = e ? mx_arena_strdup(a, e->event_id) : NULL;
 	pthread_mutex_unlock(&r->lock);
+	mx_rooms_put(rooms, r);
 	return 0;
 }
 
@@ -883,7 +964,11 @@ const struct mx_room_version *mx_room_version_of(struct mx_rooms *rooms, struct 
 {
 	int err = 0;
 	struct mx_room *r = mx_rooms_get(rooms, w, room_id, &err);
-	return r ? r->v : NULL;
+	if (!r)
+		return NULL;
+	const struct mx_room_version *v = r->v; /* the static version table */
+	mx_rooms_put(rooms, r);
+	return v;
 }
 
 const char *mx_room_membership(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
@@ -923,7 +1008,39 @@ int mx_room_members(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena
 			v[cnt++] = mx_arena_strdup(a, e->state_key);
 		}
 	pthread_mutex_unlock(&r->lock);
+	mx_rooms_put(rooms, r);
 	*users = v;
+	*n = cnt;
+	return 0;
+}
+
+int mx_room_state_list(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
+		       const char *room_id, const char *type, json_t ***events, size_t *n)
+{
+	int err = 0;
+	struct mx_room *r = mx_rooms_get(rooms, w, room_id, &err);
+	*events = NULL;
+	*n = 0;
+	if (!r)
+		return err;
+	pthread_mutex_lock(&r->lock);
+	size_t cap = 8, cnt = 0;
+	json_t **v = mx_arena_alloc(a, cap * sizeof(*v));
+	for (size_t i = 0; i < r->n_state_buckets; i++)
+		for (struct mx_state_entry *e = r->state[i]; e; e = e->next) {
+			if (strcmp(e->type, type) != 0)
+				continue;
+			if (cnt == cap) {
+				json_t **nv = mx_arena_alloc(a, cap * 2 * sizeof(*v));
+				memcpy(nv, v, cap * sizeof(*v));
+				v = nv;
+				cap *= 2;
+			}
+			v[cnt++] = mx_arena_json(a, json_incref(e->pdu));
+		}
+	pthread_mutex_unlock(&r->lock);
+	mx_rooms_put(rooms, r);
+	*events = v;
 	*n = cnt;
 	return 0;
 }

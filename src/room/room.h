@@ -131,6 +131,14 @@ const char *mx_room_membership(struct mx_rooms *rooms, struct mx_worker *w, stru
 int mx_room_members(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
 		    const char *room_id, const char *m, const char ***users, size_t *n);
 
+/*
+ * Every current state event of one type (any state key), in no particular
+ * order: references to the cached PDUs, released with a (read them only).
+ * MX_ENOTFOUND for an unknown room.
+ */
+int mx_room_state_list(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
+		       const char *room_id, const char *type, json_t ***events, size_t *n);
+
 /* A new room id for versions that do not derive it: "!<18 alnum>:server". */
 void mx_room_new_id(const char *server_name, char out[256]);
 
