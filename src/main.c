@@ -33,7 +33,9 @@
 #include "core/jobs.h"
 #include "federation/auth.h"
 #include "federation/client.h"
+#include "federation/hierarchy.h"
 #include "federation/keyring.h"
+#include "federation/sender.h"
 #include "federation/query_client.h"
 #include "federation/routes.h"
 #include "media/remote.h"
@@ -41,6 +43,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "push/push.h"
+#include "push/pusher.h"
 #include "sync/notifier.h"
 #include "sync/presence.h"
 #include "sync/typing.h"
@@ -82,15 +85,20 @@ static struct mx_router *mx_build_router(void)
 	mx_router_add(r, mx_report_routes, mx_report_routes_count);
 	mx_router_add(r, mx_upgrade_routes, mx_upgrade_routes_count);
 	mx_router_add(r, mx_pushrules_routes, mx_pushrules_routes_count);
+	mx_router_add(r, mx_pushers_routes, mx_pushers_routes_count);
 	mx_router_add(r, mx_media_routes, mx_media_routes_count);
 	mx_router_add(r, mx_keys_routes, mx_keys_routes_count);
 	mx_router_add(r, mx_to_device_routes, mx_to_device_routes_count);
 	mx_router_add(r, mx_key_backup_routes, mx_key_backup_routes_count);
 	mx_router_add(r, mx_cross_signing_routes, mx_cross_signing_routes_count);
+	mx_router_add(r, mx_search_routes, mx_search_routes_count);
+	mx_router_add(r, mx_spaces_routes, mx_spaces_routes_count);
 	mx_router_add(r, mx_federation_routes, mx_federation_routes_count);
 	mx_router_add(r, mx_federation_media_routes, mx_federation_media_routes_count);
 	mx_router_add(r, mx_federation_user_keys_routes, mx_federation_user_keys_routes_count);
 	mx_router_add(r, mx_federation_query_routes, mx_federation_query_routes_count);
+	mx_router_add(r, mx_federation_transaction_routes, mx_federation_transaction_routes_count);
+	mx_router_add(r, mx_federation_hierarchy_routes, mx_federation_hierarchy_routes_count);
 	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
 	return r;
 }
@@ -178,11 +186,21 @@ static int mx_cmd_serve(const char *config_path)
 	srv.remote_media = mx_media_remote_new();
 	srv.remote_profiles = mx_ttlcache_new(MX_FED_PROFILE_CACHE_ENTRIES,
 					      MX_FED_PROFILE_CACHE_BYTES, MX_FED_PROFILE_CACHE_MS);
+	srv.remote_hierarchy = mx_ttlcache_new(MX_FED_HIERARCHY_CACHE_ENTRIES,
+					       MX_FED_HIERARCHY_CACHE_BYTES,
+					       MX_FED_HIERARCHY_CACHE_MS);
 	if ((rc = mx_fed_new(&srv, &srv.fed)) || (rc = mx_keyring_new(&srv, &srv.keyring))) {
 		fprintf(stderr, "myelin: cannot start the federation client (%d)\n", rc);
 		goto out_db;
 	}
 	srv.fed_auth = mx_fed_authenticate;
+	/* Transactions queued before a stop or crash go out now. */
+	if ((rc = mx_fed_sender_new(&srv, &srv.fed_sender))) {
+		fprintf(stderr, "myelin: cannot start the federation sender (%d)\n", rc);
+		goto out_db;
+	}
+	/* Pushers resume their pending notifications on their own thread. */
+	srv.pusher = mx_pusher_new(&srv);
 	router = mx_build_router();
 	rc = mx_http_start(&srv, router, &http, err, sizeof(err));
 	if (rc) {
@@ -196,6 +214,7 @@ static int mx_cmd_serve(const char *config_path)
 	sigwait(&stop, &sig);
 	mx_log_info("received %s: finishing in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	mx_notifier_shutdown(srv.notifier); /* parked long-polls answer now */
+	mx_fed_sender_stop(srv.fed_sender); /* its transactions in flight end meanwhile */
 	mx_jobs_stop(srv.jobs);             /* requests parked on jobs answer now */
 	mx_http_stop(http, 10000);
 	uint64_t batches, jobs;
@@ -204,11 +223,14 @@ static int mx_cmd_serve(const char *config_path)
 		    (unsigned long long)batches);
 	rc = 0;
 out_db:
+	mx_pusher_free(srv.pusher); /* before the rooms, push and the database it reads */
 	mx_jobs_free(srv.jobs); /* before what its jobs use */
+	mx_fed_sender_free(srv.fed_sender); /* before the federation client and the database */
 	mx_keyring_free(srv.keyring);
 	mx_fed_free(srv.fed);
 	mx_media_remote_free(srv.remote_media);
 	mx_ttlcache_free(srv.remote_profiles);
+	mx_ttlcache_free(srv.remote_hierarchy);
 	mx_router_free(router);
 	mx_ratelimiter_free(srv.rl);
 	mx_rooms_free(srv.rooms);

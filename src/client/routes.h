@@ -35,11 +35,14 @@ MX_ROUTE_TABLE(mx_directory);
 MX_ROUTE_TABLE(mx_report);
 MX_ROUTE_TABLE(mx_upgrade);
 MX_ROUTE_TABLE(mx_pushrules);
+MX_ROUTE_TABLE(mx_pushers);
 MX_ROUTE_TABLE(mx_media);
 MX_ROUTE_TABLE(mx_keys);
 MX_ROUTE_TABLE(mx_to_device);
 MX_ROUTE_TABLE(mx_key_backup);
 MX_ROUTE_TABLE(mx_cross_signing);
+MX_ROUTE_TABLE(mx_search);
+MX_ROUTE_TABLE(mx_spaces);
 
 extern const char *const mx_room_versions[];
 extern const size_t mx_room_versions_count;

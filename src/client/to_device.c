@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PUT /sendToDevice/{eventType}/{txnId}: queue messages for other devices,
- * idempotent per sending device and transaction id. Local recipients only
- * for now (remote ones are dropped until federation sends EDUs). Each
- * message is bounded, and so is each device's inbox.
+ * idempotent per sending device and transaction id. Messages for our
+ * users go to their devices' inboxes; those for users of other servers
+ * become one m.direct_to_device EDU per server (federation/sender.h), put
+ * in the outbox in the same write, so that a 200 means both are durable
+ * and a retried request queues nothing twice. Each message is bounded, and
+ * so is each device's inbox.
  * SPEC: client-server-api#send-to-device-messaging
  */
 #include <stdbool.h>
@@ -12,19 +15,16 @@
 
 #include "client/routes.h"
 #include "client/util.h"
+#include "core/canonjson.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "event/ids.h"
+#include "federation/sender.h"
 #include "http/request.h"
 #include "store/accounts.h"
 #include "store/e2ee.h"
+#include "store/federation.h"
 #include "sync/notifier.h"
-
-/* One message's content, encoded. */
-#define MX_TO_DEVICE_MAX_BYTES (64 * 1024)
-/* Messages waiting for one device before senders are refused. */
-#define MX_TO_DEVICE_MAX_PENDING 10000
-/* Recipient devices of one request. */
-#define MX_TO_DEVICE_MAX_MSGS 10000
 
 struct mx_td_batch {
 	struct mx_to_device_msg *v;
@@ -45,6 +45,57 @@ static void mx_td_push(struct mx_req *req, struct mx_td_batch *b, const char *us
 	b->v[b->n++] = (struct mx_to_device_msg){user, dev, content};
 }
 
+/* Add content for user's device dev to the messages for user's server. */
+static void mx_td_remote_add(json_t *remote, const char *server, const char *user, const char *dev,
+			     json_t *content)
+{
+	json_t *users = json_object_get(remote, server);
+	if (!users) {
+		users = json_object();
+		json_object_set_new(remote, server, users);
+	}
+	json_t *devs = json_object_get(users, user);
+	if (!devs) {
+		devs = json_object();
+		json_object_set_new(users, user, devs);
+	}
+	json_object_set(devs, dev, content);
+}
+
+/* The outbox rows for remote ({server: {user: {device: content}}}), in the arena. */
+static int mx_td_remote_edus(struct mx_req *req, const char *type, json_t *remote,
+			     struct mx_fed_edu **out, size_t *n)
+{
+	size_t cap = 0;
+	const char *server;
+	json_t *msgs;
+	*out = NULL;
+	*n = 0;
+	json_object_foreach (remote, server, msgs) {
+		json_t *edus = mx_arena_json(&req->arena,
+					     mx_fed_to_device_edus(req->auth.user_id, type, msgs));
+		size_t i;
+		json_t *content;
+		json_array_foreach (edus, i, content) {
+			char *text = json_dumps(content, JSON_COMPACT);
+			if (!text)
+				return MX_EBADJSON;
+			if (*n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				struct mx_fed_edu *nv = mx_arena_alloc(&req->arena, nc * sizeof(*nv));
+				if (*n)
+					memcpy(nv, *out, *n * sizeof(*nv));
+				*out = nv;
+				cap = nc;
+			}
+			(*out)[(*n)++] = (struct mx_fed_edu){server, "m.direct_to_device",
+							     mx_arena_strdup(&req->arena, text)};
+			free(text);
+		}
+	}
+	return 0;
+}
+
 /* SPEC: client-server-api#put_matrixclientv3sendtodeviceeventtypetxnid */
 static int mx_to_device_send(struct mx_req *req)
 {
@@ -60,7 +111,9 @@ static int mx_to_device_send(struct mx_req *req)
 		return mx_req_fail(req, MX_EBADJSON, "messages must be an object");
 	struct mx_td_batch b = {0};
 	const char **users = mx_arena_alloc(&req->arena, (json_object_size(messages) + 1) * sizeof(*users));
-	size_t nu = 0;
+	size_t nu = 0, n_remote = 0;
+	/* {server: {user: {device: content}}} for users of other servers */
+	json_t *remote = mx_arena_json(&req->arena, json_object());
 	const char *user, *dev;
 	json_t *devs, *content;
 	/* Validate everything first: nothing is stored if any part is bad. */
@@ -69,6 +122,10 @@ static int mx_to_device_send(struct mx_req *req)
 			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid user ID '%s' in messages", user);
 		if (!json_is_object(devs))
 			return mx_req_fail(req, MX_EBADJSON, "messages.%s must be an object", user);
+		bool local = mx_client_is_local(req, user);
+		const char *server = local ? NULL : mx_client_id_server(user);
+		if (!local && (!server || !mx_id_server_name_valid(server)))
+			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid user ID '%s' in messages", user);
 		json_object_foreach (devs, dev, content) {
 			if (!json_is_object(content))
 				return mx_req_fail(req, MX_EBADJSON, "messages.%s.%s must be an object", user, dev);
@@ -86,9 +143,16 @@ static int mx_to_device_send(struct mx_req *req)
 			}
 			const char *c = mx_arena_strdup(&req->arena, text);
 			free(text);
-			if (!mx_client_is_local(req, user))
-				continue; /* federation: not yet */
-			if (!strcmp(dev, "*")) {
+			if (!local) {
+				/* Federation carries canonical JSON only: no floats, 53-bit integers. */
+				if (mx_canonjson_check(content))
+					return mx_req_fail(req, MX_EBADJSON,
+							   "messages.%s.%s cannot be sent over federation "
+							   "(floats or integers out of range)",
+							   user, dev);
+				mx_td_remote_add(remote, server, user, dev, content);
+				n_remote++;
+			} else if (!strcmp(dev, "*")) {
 				struct mx_device *v;
 				size_t n;
 				int rc = mx_store_devices_list(req->w->rconn, &req->arena, user, &v, &n);
@@ -99,16 +163,30 @@ static int mx_to_device_send(struct mx_req *req)
 			} else {
 				mx_td_push(req, &b, user, dev, c);
 			}
-			if (b.n > MX_TO_DEVICE_MAX_MSGS)
+			if (b.n + n_remote > MX_TO_DEVICE_MAX_MSGS)
 				return mx_req_fail(req, MX_EINVALIDPARAM, "At most %d recipient devices per request",
 						   MX_TO_DEVICE_MAX_MSGS);
 		}
-		if (mx_client_is_local(req, user) && json_object_size(devs))
+		if (local && json_object_size(devs))
 			users[nu++] = user;
 	}
-	int rc = mx_store_to_device_send(req->srv->db, req->auth.user_id,
-					 req->auth.device_id ? req->auth.device_id : "", txn, type, b.v, b.n,
-					 MX_TO_DEVICE_MAX_PENDING);
+	struct mx_fed_edu *edus;
+	size_t n_edus;
+	int rc = mx_td_remote_edus(req, type, remote, &edus, &n_edus);
+	if (rc)
+		return mx_req_fail(req, rc, NULL);
+	struct mx_to_device_send s = {
+		.sender = req->auth.user_id,
+		.sender_device = req->auth.device_id ? req->auth.device_id : "",
+		.txn_id = txn,
+		.type = type,
+		.msgs = b.v,
+		.n = b.n,
+		.edus = edus,
+		.n_edus = n_edus,
+		.max_pending = MX_TO_DEVICE_MAX_PENDING,
+	};
+	rc = mx_store_to_device_queue(req->srv->db, &s);
 	if (rc == MX_EEXISTS)
 		return mx_req_reply_empty(req); /* a retry: already queued */
 	if (rc == MX_ELIMIT)
@@ -118,6 +196,10 @@ static int mx_to_device_send(struct mx_req *req)
 		return mx_req_fail(req, rc, NULL);
 	if (nu)
 		mx_notifier_wake(req->srv->notifier, users, nu);
+	const char *server;
+	json_t *msgs;
+	json_object_foreach (remote, server, msgs)
+		mx_fed_sender_wake(req->srv->fed_sender, server);
 	return mx_req_reply_empty(req);
 }
 

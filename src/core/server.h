@@ -22,8 +22,10 @@ struct mx_admin_nonces;
 struct mx_typing;
 struct mx_presence;
 struct mx_push;
+struct mx_pusher;
 struct mx_jobs;
 struct mx_fed;
+struct mx_fed_sender;
 struct mx_keyring;
 struct mx_req;
 struct mx_media_remote;
@@ -41,12 +43,16 @@ struct mx_server {
 	struct mx_typing *typing;           /* who is typing where (own lock, timer thread) */
 	struct mx_presence *presence;       /* local users' presence (own lock, timer thread) */
 	struct mx_push *push;               /* push rules cache, notification counts (own lock, writer thread) */
+	struct mx_pusher *pusher;           /* HTTP pushers: delivery to push gateways (own lock and thread) */
 	struct mx_jobs *jobs;               /* threads for work that waits on the network */
 	struct mx_fed *fed;                 /* outbound federation: discovery, signing, backoff */
+	struct mx_fed_sender *fed_sender;   /* outbound transactions: the outbox drained per destination */
 	struct mx_keyring *keyring;         /* other servers' signing keys */
 	struct mx_media_remote *remote_media; /* remote media fetches in flight (own lock) */
 	struct mx_ttlcache *remote_profiles; /* other servers' profile answers (own lock,
 					       * federation/query_client.h) */
+	struct mx_ttlcache *remote_hierarchy; /* other servers' space hierarchy answers
+						* (own lock, federation/hierarchy.h) */
 	/* Checks X-Matrix on MX_ROUTE_FEDERATION routes: 0, MX_ESUSPENDED
 	 * (parked), or an error already replied (federation/auth.c). */
 	int (*fed_auth)(struct mx_req *req);

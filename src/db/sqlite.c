@@ -37,6 +37,22 @@ static int mx_sqlite_err(struct mx_sqlite_conn *c, int rc, const char *what)
 	return MX_EDB;
 }
 
+/*
+ * Server-side search needs the FTS5 module (store/search.c, migration
+ * 015). Debian's SQLite has it; a build without it must fail at start-up
+ * with a reason, not at the first migration or search.
+ */
+static bool mx_sqlite_has_fts5(sqlite3 *h)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h, "SELECT 1 FROM pragma_module_list WHERE name = 'fts5'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sqlite3_compileoption_used("ENABLE_FTS5"); /* no introspection pragmas */
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
 static int mx_sqlite_conn_open(struct mx_db *db, bool writer, struct mx_db_conn **out)
 {
 	struct mx_sqlite_conn *c = mx_xcalloc(1, sizeof(*c));
@@ -48,6 +64,14 @@ static int mx_sqlite_conn_open(struct mx_db *db, bool writer, struct mx_db_conn 
 	if (rc != SQLITE_OK) {
 		mx_log_error("sqlite: cannot open %s: %s", db->path,
 			     c->h ? sqlite3_errmsg(c->h) : sqlite3_errstr(rc));
+		sqlite3_close(c->h);
+		free(c);
+		return MX_EDB;
+	}
+	if (writer && !mx_sqlite_has_fts5(c->h)) {
+		mx_log_error("sqlite: this SQLite (%s) has no FTS5 module, which search needs: "
+			     "use a SQLite built with SQLITE_ENABLE_FTS5 (Debian's libsqlite3-0 is)",
+			     sqlite3_libversion());
 		sqlite3_close(c->h);
 		free(c);
 		return MX_EDB;

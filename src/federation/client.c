@@ -24,14 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "core/buf.h"
 #include "core/canonjson.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "core/iprange.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/server.h"
@@ -39,6 +37,7 @@
 #include "federation/destinations.h"
 #include "federation/resolve.h"
 #include "federation/xmatrix.h"
+#include "http/ipguard.h"
 
 #define MX_FED_CONNECT_TIMEOUT_MS 10000
 #define MX_FED_DEFAULT_TIMEOUT_MS 30000
@@ -60,8 +59,7 @@ struct mx_fed_handle {
 struct mx_fed {
 	struct mx_server *srv;
 	const struct mx_config *cfg;
-	const struct mx_iprange *block, *allow;
-	size_t n_block, n_allow;
+	struct mx_ipguard lists;     /* the address lists every transfer's guard copies */
 	char *ca_pem;                /* federation_custom_ca_list, concatenated */
 	size_t ca_len;
 	CURLSH *share;
@@ -166,21 +164,9 @@ struct mx_fed_xfer {
 	bool head_done;
 	int sink_err;            /* the sink's or on_head's error */
 	int streaming;           /* -1 undecided, 0 buffer, 1 sink */
-	bool blocked, too_large;
+	struct mx_ipguard guard; /* the fed's lists; .blocked: an address was refused */
+	bool too_large;
 };
-
-static curl_socket_t mx_fed_opensocket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct mx_fed_xfer *x = ctx;
-	(void)purpose;
-	const struct sockaddr *sa = &a->addr;
-	if (mx_iprange_match(x->fed->block, x->fed->n_block, sa) &&
-	    !mx_iprange_match(x->fed->allow, x->fed->n_allow, sa)) {
-		x->blocked = true;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype, a->protocol);
-}
 
 /* Tell on_head about the response, once. 0 or its error (kept in sink_err). */
 static int mx_fed_xfer_head(struct mx_fed_xfer *x)
@@ -237,7 +223,6 @@ static void mx_fed_setopt_common(struct mx_fed *fed, struct mx_fed_xfer *x, int6
 {
 	CURL *h = x->h;
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_PROXY, ""); /* addresses are ours to check */
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(timeout_ms < MX_FED_CONNECT_TIMEOUT_MS ? timeout_ms
@@ -246,8 +231,7 @@ static void mx_fed_setopt_common(struct mx_fed *fed, struct mx_fed_xfer *x, int6
 	curl_easy_setopt(h, CURLOPT_USERAGENT, MX_FED_USER_AGENT);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, mx_fed_opensocket);
-	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, x);
+	mx_ipguard_install(&x->guard, h);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mx_fed_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
@@ -270,6 +254,8 @@ static void mx_fed_xfer_init(struct mx_fed_xfer *x, struct mx_fed *fed, CURL *h,
 	x->fed = fed;
 	x->h = h;
 	x->max = max;
+	x->guard = fed->lists;
+	x->guard.blocked = false;
 	if (stream) {
 		x->sink = stream->sink;
 		x->sink_ctx = stream->sink_ctx;
@@ -285,7 +271,7 @@ static void mx_fed_xfer_restart(struct mx_fed_xfer *x)
 	mx_buf_reset(&x->body);
 	x->received = 0;
 	x->streaming = -1;
-	x->blocked = x->too_large = x->head_done = false;
+	x->guard.blocked = x->too_large = x->head_done = false;
 	x->sink_err = 0;
 }
 
@@ -365,7 +351,7 @@ static int mx_fed_fetch_wellknown(void *ctx, const char *host, struct mx_fed_wel
 		/* an answer, but not a valid one */
 		out->status = out->status ? out->status : 200;
 	} else if (cc != CURLE_OK) {
-		rc = x.blocked ? MX_EFORBIDDEN : MX_EREMOTE;
+		rc = x.guard.blocked ? MX_EFORBIDDEN : MX_EREMOTE;
 	} else {
 		struct curl_header *cch = NULL;
 		if (curl_easy_header(fh->h, "Cache-Control", 0, CURLH_HEADER, -1, &cch) ==
@@ -378,7 +364,7 @@ static int mx_fed_fetch_wellknown(void *ctx, const char *host, struct mx_fed_wel
 	}
 	mx_log_debug("federation: GET https://%s/.well-known/matrix/server -> %ld%s%s (%lld ms)",
 		     host, out->status, cc != CURLE_OK ? " " : "",
-		     cc != CURLE_OK ? (x.blocked ? "blocked" : curl_easy_strerror(cc)) : "",
+		     cc != CURLE_OK ? (x.guard.blocked ? "blocked" : curl_easy_strerror(cc)) : "",
 		     (long long)(mx_clock_mono_ms() - t0));
 	mx_buf_release(&x.body);
 	free(url);
@@ -438,13 +424,13 @@ int mx_fed_new(struct mx_server *srv, struct mx_fed **out)
 	/* As Synapse: the deprecated federation_ip_range_blacklist, when set,
 	 * is the whole rule; else ip_range_blacklist less ip_range_whitelist. */
 	if (cfg->federation_ip_range_blacklist) {
-		fed->block = cfg->federation_ip_range_blacklist;
-		fed->n_block = cfg->n_federation_ip_range_blacklist;
+		fed->lists.block = cfg->federation_ip_range_blacklist;
+		fed->lists.n_block = cfg->n_federation_ip_range_blacklist;
 	} else {
-		fed->block = cfg->ip_range_blacklist;
-		fed->n_block = cfg->n_ip_range_blacklist;
-		fed->allow = cfg->ip_range_whitelist;
-		fed->n_allow = cfg->n_ip_range_whitelist;
+		fed->lists.block = cfg->ip_range_blacklist;
+		fed->lists.n_block = cfg->n_ip_range_blacklist;
+		fed->lists.allow = cfg->ip_range_whitelist;
+		fed->lists.n_allow = cfg->n_ip_range_whitelist;
 	}
 	if ((rc = mx_fed_load_cas(fed)))
 		goto out;
@@ -690,14 +676,14 @@ int mx_fed_request(struct mx_fed *fed, const struct mx_fed_request *rq,
 		curl_easy_getinfo(fh->h, CURLINFO_RESPONSE_CODE, &status);
 		if (status && cc == CURLE_OK)
 			mx_fed_xfer_head(&x); /* a response without a body */
-		if (!x.blocked)
+		if (!x.guard.blocked)
 			all_blocked = false;
 		if (status || x.too_large || x.sink_err)
 			break;
 		/* nothing answered: the next address, if nothing was sent yet */
 		curl_off_t sent = 0;
 		curl_easy_getinfo(fh->h, CURLINFO_PRETRANSFER_TIME_T, &sent);
-		if (sent > 0 && !x.blocked)
+		if (sent > 0 && !x.guard.blocked)
 			break;
 	}
 
@@ -768,7 +754,7 @@ int mx_fed_get_url(struct mx_fed *fed, const char *url, int64_t timeout_ms, size
 	curl_easy_getinfo(fh->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status && cc == CURLE_OK)
 		mx_fed_xfer_head(&x);
-	if (x.blocked && !status)
+	if (x.guard.blocked && !status)
 		rc = MX_EFORBIDDEN;
 	else if (x.sink_err)
 		rc = x.sink_err;
@@ -784,7 +770,7 @@ int mx_fed_get_url(struct mx_fed *fed, const char *url, int64_t timeout_ms, size
 		mx_fed_xfer_finish(&x, eff ? eff : url, out);
 	}
 	mx_log_debug("federation: GET %.200s -> %ld%s%s (%lld ms)", url, status, rc ? " " : "",
-		     rc ? (x.blocked ? "blocked" : curl_easy_strerror(cc)) : "",
+		     rc ? (x.guard.blocked ? "blocked" : curl_easy_strerror(cc)) : "",
 		     (long long)(mx_clock_mono_ms() - t0));
 	mx_buf_release(&x.body);
 	mx_fed_handle_put(fed, fh);
@@ -800,4 +786,12 @@ void mx_fed_destination_seen(struct mx_fed *fed, const char *destination)
 bool mx_fed_destination_backed_off(struct mx_fed *fed, const char *destination)
 {
 	return mx_fed_dests_backed_off(fed->dests, destination, mx_clock_now_ms());
+}
+
+int64_t mx_fed_destination_retry_at(struct mx_fed *fed, const char *destination)
+{
+	struct mx_fed_dest_state st;
+	if (mx_fed_dests_get(fed->dests, destination, &st))
+		return 0;
+	return st.retry_at_ms;
 }

@@ -99,4 +99,7 @@ void mx_fed_destination_seen(struct mx_fed *fed, const char *destination);
 /* True while destination is backed off (its next retry is in the future). */
 bool mx_fed_destination_backed_off(struct mx_fed *fed, const char *destination);
 
+/* When destination may be tried again (ms since the epoch); 0 if it is not backed off. */
+int64_t mx_fed_destination_retry_at(struct mx_fed *fed, const char *destination);
+
 #endif

@@ -15,5 +15,9 @@ extern const struct mx_route mx_federation_user_keys_routes[];
 extern const size_t mx_federation_user_keys_routes_count;
 extern const struct mx_route mx_federation_query_routes[];
 extern const size_t mx_federation_query_routes_count;
+extern const struct mx_route mx_federation_transaction_routes[];
+extern const size_t mx_federation_transaction_routes_count;
+extern const struct mx_route mx_federation_hierarchy_routes[];
+extern const size_t mx_federation_hierarchy_routes_count;
 
 #endif

@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "http/ipguard.h"
 
 #define MX_PREVIEW_VALUE_MAX 1000
 
@@ -29,22 +29,9 @@ struct mx_preview_fetch {
 	const struct mx_preview_opts *o;
 	struct mx_preview_resp *r;
 	size_t cap;
-	bool blocked, too_large;
+	struct mx_ipguard guard;
+	bool too_large;
 };
-
-static curl_socket_t mx_preview_opensocket(void *ctx, curlsocktype purpose,
-					   struct curl_sockaddr *a)
-{
-	struct mx_preview_fetch *f = ctx;
-	(void)purpose;
-	const struct sockaddr *sa = &a->addr;
-	if (mx_iprange_match(f->o->block, f->o->n_block, sa) &&
-	    !mx_iprange_match(f->o->allow, f->o->n_allow, sa)) {
-		f->blocked = true;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype, a->protocol);
-}
 
 static size_t mx_preview_write(char *p, size_t size, size_t n, void *ctx)
 {
@@ -83,7 +70,12 @@ void mx_preview_resp_release(struct mx_preview_resp *r)
 int mx_preview_fetch(const struct mx_preview_opts *o, const char *url,
 		     struct mx_preview_resp *out, char *err, size_t errlen)
 {
-	struct mx_preview_fetch f = {.o = o, .r = out};
+	struct mx_preview_fetch f = {
+		.o = o,
+		.r = out,
+		.guard = {.block = o->block, .n_block = o->n_block, .allow = o->allow,
+			  .n_allow = o->n_allow},
+	};
 	int64_t deadline = mx_clock_mono_ms() + o->timeout_ms;
 	char *cur = mx_xstrdup(url);
 	int rc = MX_EIO;
@@ -112,18 +104,16 @@ int mx_preview_fetch(const struct mx_preview_opts *o, const char *url,
 		curl_easy_setopt(h, CURLOPT_URL, cur);
 		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(h, CURLOPT_PROXY, ""); /* no proxy: addresses are ours to check */
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size);
 		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 		curl_easy_setopt(h, CURLOPT_USERAGENT, "Myelin URL preview");
-		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, mx_preview_opensocket);
-		curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &f);
+		mx_ipguard_install(&f.guard, h);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mx_preview_write);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
 		CURLcode cc = curl_easy_perform(h);
-		if (f.blocked) {
+		if (f.guard.blocked) {
 			snprintf(err, errlen, "IP address blocked by IP blacklist entry");
 			rc = MX_EFORBIDDEN;
 			goto out;

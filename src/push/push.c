@@ -7,7 +7,8 @@
  * listener's own read connection and worker (room state reads and cache
  * misses on the listener's path); p->edit_lock serialises read-modify-write
  * of users' stored rules. Order: db_lock, then a room's lock (inside
- * mx_room_*), then p->lock; never the other way.
+ * mx_room_*), then p->lock, then the pushers' lock (the rows listener runs
+ * under p->lock); never the other way.
  */
 #include "push/push.h"
 
@@ -67,6 +68,9 @@ struct mx_push {
 	pthread_cond_t wake, flushed;
 	bool stop;
 	pthread_t thread;
+	/* who gets each row as it is queued (the pushers), under lock */
+	mx_push_rows_fn sink;
+	void *sink_ctx;
 };
 
 /* ---- the rules cache ---- */
@@ -300,10 +304,23 @@ static void *mx_push_writer(void *arg)
 	return NULL;
 }
 
+void mx_push_set_rows_listener(struct mx_push *p, mx_push_rows_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&p->lock);
+	p->sink = fn;
+	p->sink_ctx = ctx;
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Queue one event's row (its strings now belong to the queue). */
 static void mx_push_enqueue(struct mx_push *p, const struct mx_store_push_row *row)
 {
 	pthread_mutex_lock(&p->lock);
+	/* The pushers see the row in the same hold of the lock that queues
+	 * it, so whoever waits in mx_push_flush_user for a user's rows finds
+	 * every row the pushers have seen either queued or stored. */
+	if (p->sink)
+		p->sink(p->sink_ctx, row, 1);
 	if (p->n_queue == p->cap_queue) {
 		p->cap_queue = p->cap_queue ? p->cap_queue * 2 : 64;
 		p->queue = mx_xrealloc(p->queue, p->cap_queue * sizeof(*p->queue));

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct mx_arena;
 struct mx_db_conn;
@@ -35,12 +36,24 @@ struct mx_push;
 struct mx_push_rules;
 struct mx_room_event;
 struct mx_server;
+struct mx_store_push_row;
 
 /* Start (the writer thread, a read connection). Aborts on failure. */
 struct mx_push *mx_push_new(struct mx_server *srv);
 /* Store what is queued, stop the writer, free. Call after the HTTP server
  * stopped and before the database closes. NULL is a no-op. */
 void mx_push_free(struct mx_push *p);
+
+/*
+ * Hand every row to fn(ctx, rows, n) as the listener queues it, before it
+ * is stored (rows borrowed for the call; the event itself is stored): the
+ * pushers (push/pusher.h) deliver from there, without waiting for the
+ * next write of rows. fn runs on the sending thread under push's lock:
+ * it must be quick and must not call back into push. fn NULL removes it;
+ * once this returns, no call of the previous fn is running.
+ */
+typedef void (*mx_push_rows_fn)(void *ctx, const struct mx_store_push_row *rows, size_t n);
+void mx_push_set_rows_listener(struct mx_push *p, mx_push_rows_fn fn, void *ctx);
 
 /* The room listener (ctx: the struct mx_push). */
 void mx_push_on_room_event(void *ctx, const struct mx_room_event *ev);

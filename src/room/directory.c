@@ -155,6 +155,35 @@ static void mx_rd_set_str(json_t *o, const char *key, const char *s)
 		json_object_set_new(o, key, json_string(s));
 }
 
+/* The contents of the state events an entry is made of (NULL: absent). */
+struct mx_rd_contents {
+	const json_t *create, *name, *topic, *canonical_alias, *avatar, *join_rules,
+		*history_visibility, *guest_access;
+};
+
+/* SPEC: client-server-api#get_matrixclientv3publicrooms, PublishedRoomsChunk */
+static json_t *mx_rd_chunk(struct mx_arena *a, const char *room_id, int64_t joined,
+			   const struct mx_rd_contents *c)
+{
+	const char *join_rule = json_string_value(json_object_get(c->join_rules, "join_rule"));
+	const char *vis =
+		json_string_value(json_object_get(c->history_visibility, "history_visibility"));
+	const char *guest = json_string_value(json_object_get(c->guest_access, "guest_access"));
+	json_t *o = mx_arena_json(a, json_object());
+	json_object_set_new(o, "room_id", json_string(room_id));
+	json_object_set_new(o, "num_joined_members", json_integer(joined));
+	json_object_set_new(o, "world_readable",
+			    json_boolean(vis && !strcmp(vis, "world_readable")));
+	json_object_set_new(o, "guest_can_join", json_boolean(guest && !strcmp(guest, "can_join")));
+	mx_rd_set_str(o, "name", mx_rd_str(c->name, "name"));
+	mx_rd_set_str(o, "topic", c->topic ? mx_rd_topic(c->topic) : NULL);
+	mx_rd_set_str(o, "canonical_alias", mx_rd_str(c->canonical_alias, "alias"));
+	mx_rd_set_str(o, "avatar_url", mx_rd_str(c->avatar, "url"));
+	mx_rd_set_str(o, "join_rule", join_rule);
+	mx_rd_set_str(o, "room_type", json_string_value(json_object_get(c->create, "type")));
+	return o;
+}
+
 /*
  * Build the directory entry of one published room, or return false if it
  * is not listed: like Synapse, only rooms with joined members that anyone
@@ -166,40 +195,64 @@ static bool mx_rd_build(struct mx_arena *a, const struct mx_store_public_room *r
 {
 	if (r->joined <= 0)
 		return false;
-	const json_t *create = mx_rd_content(a, r->create);
-	if (for_federation && json_is_false(json_object_get(create, "m.federate")))
+	struct mx_rd_contents c = {
+		.create = mx_rd_content(a, r->create),
+		.name = r->name_redacted ? NULL : mx_rd_content(a, r->name),
+		.topic = r->topic_redacted ? NULL : mx_rd_content(a, r->topic),
+		.canonical_alias = r->alias_redacted ? NULL : mx_rd_content(a, r->canonical_alias),
+		.avatar = r->avatar_redacted ? NULL : mx_rd_content(a, r->avatar),
+		.join_rules = mx_rd_content(a, r->join_rules),
+		.history_visibility = mx_rd_content(a, r->history_visibility),
+		.guest_access = r->guest_redacted ? NULL : mx_rd_content(a, r->guest_access),
+	};
+	if (for_federation && json_is_false(json_object_get(c.create, "m.federate")))
 		return false;
-	const json_t *jr = mx_rd_content(a, r->join_rules);
-	const json_t *hv = mx_rd_content(a, r->history_visibility);
-	const json_t *ga = r->guest_redacted ? NULL : mx_rd_content(a, r->guest_access);
-	const char *join_rule = json_string_value(json_object_get(jr, "join_rule"));
-	const char *vis = json_string_value(json_object_get(hv, "history_visibility"));
-	const char *guest = json_string_value(json_object_get(ga, "guest_access"));
-	bool world_readable = vis && !strcmp(vis, "world_readable");
+	json_t *o = mx_rd_chunk(a, r->room_id, r->joined, &c);
+	const char *join_rule = json_string_value(json_object_get(o, "join_rule"));
 	bool open = join_rule && (!strcmp(join_rule, "public") || !strcmp(join_rule, "knock") ||
 				  !strcmp(join_rule, "knock_restricted"));
-	if (!open && !world_readable)
+	if (!open && !json_is_true(json_object_get(o, "world_readable")))
 		return false;
-	json_t *o = mx_arena_json(a, json_object());
-	json_object_set_new(o, "room_id", json_string(r->room_id));
-	json_object_set_new(o, "num_joined_members", json_integer(r->joined));
-	json_object_set_new(o, "world_readable", json_boolean(world_readable));
-	json_object_set_new(o, "guest_can_join", json_boolean(guest && !strcmp(guest, "can_join")));
-	if (!r->name_redacted)
-		mx_rd_set_str(o, "name", mx_rd_str(mx_rd_content(a, r->name), "name"));
-	if (!r->topic_redacted)
-		mx_rd_set_str(o, "topic", mx_rd_topic(mx_rd_content(a, r->topic)));
-	if (!r->alias_redacted)
-		mx_rd_set_str(o, "canonical_alias",
-			      mx_rd_str(mx_rd_content(a, r->canonical_alias), "alias"));
-	if (!r->avatar_redacted)
-		mx_rd_set_str(o, "avatar_url", mx_rd_str(mx_rd_content(a, r->avatar), "url"));
-	mx_rd_set_str(o, "join_rule", join_rule);
-	mx_rd_set_str(o, "room_type", json_string_value(json_object_get(create, "type")));
 	e->room_id = r->room_id;
 	e->joined = r->joined;
 	e->obj = o;
 	return true;
+}
+
+/* The content of a current state event of room_id (borrowed from a), or NULL. */
+static const json_t *mx_rd_state(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
+				 const char *room_id, const char *type)
+{
+	json_t *ev = NULL;
+	if (mx_room_state_get(rooms, w, a, room_id, type, "", &ev, NULL) || !ev)
+		return NULL;
+	json_t *c = json_object_get(ev, "content");
+	return json_is_object(c) ? c : NULL;
+}
+
+int mx_room_directory_chunk(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
+			    const char *room_id, json_t **out)
+{
+	*out = NULL;
+	const char **members;
+	size_t joined;
+	int rc = mx_room_members(rooms, w, a, room_id, "join", &members, &joined);
+	if (rc)
+		return rc;
+	/* The cache holds redacted state in its redacted form: what is left
+	 * out of a redacted name or topic is simply absent here. */
+	struct mx_rd_contents c = {
+		.create = mx_rd_state(rooms, w, a, room_id, "m.room.create"),
+		.name = mx_rd_state(rooms, w, a, room_id, "m.room.name"),
+		.topic = mx_rd_state(rooms, w, a, room_id, "m.room.topic"),
+		.canonical_alias = mx_rd_state(rooms, w, a, room_id, "m.room.canonical_alias"),
+		.avatar = mx_rd_state(rooms, w, a, room_id, "m.room.avatar"),
+		.join_rules = mx_rd_state(rooms, w, a, room_id, "m.room.join_rules"),
+		.history_visibility = mx_rd_state(rooms, w, a, room_id, "m.room.history_visibility"),
+		.guest_access = mx_rd_state(rooms, w, a, room_id, "m.room.guest_access"),
+	};
+	*out = mx_rd_chunk(a, room_id, (int64_t)joined, &c);
+	return 0;
 }
 
 /* Case-insensitive (ASCII) substring search; needle is already lower-case. */

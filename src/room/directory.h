@@ -64,6 +64,17 @@ int mx_room_directory_list(struct mx_db_conn *c, struct mx_arena *a,
 			   const char **why);
 
 /*
+ * The PublishedRoomsChunk of a room we know, from its cached current state
+ * (room_id, num_joined_members, world_readable, guest_can_join, and name,
+ * topic, canonical_alias, avatar_url, join_rule, room_type when set),
+ * whether or not it is published: the caller decides who may see it (the
+ * space hierarchy builds its entries on it). 0 with *out in a;
+ * MX_ENOTFOUND for a room we do not know.
+ */
+int mx_room_directory_chunk(struct mx_rooms *rooms, struct mx_worker *w, struct mx_arena *a,
+			    const char *room_id, json_t **out);
+
+/*
  * Whether a PublishedRoomsChunk passes q's filter: term found (ASCII case
  * folded) in its name, topic or canonical_alias, and its room_type among
  * room_types (null standing for rooms without a type). Works on entries

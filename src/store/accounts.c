@@ -16,6 +16,7 @@
 #include "crypto/hash.h"
 #include "db/db.h"
 #include "store/e2ee.h"
+#include "store/pushers.h"
 
 /* ---- reads ---- */
 
@@ -406,6 +407,8 @@ static int mx_store_logout_job(struct mx_db_conn *c, void *arg)
 			rc = mx_db_run(c, "DELETE FROM devices WHERE user_id = ?", "s", j->user_id);
 		if (!rc)
 			rc = mx__store_e2ee_user_devices_gone(c, j->user_id, NULL);
+		if (!rc)
+			rc = mx__store_pushers_device_gone(c, j->user_id, NULL, NULL);
 		return rc;
 	}
 	struct mx_db_stmt *st;
@@ -424,6 +427,9 @@ static int mx_store_logout_job(struct mx_db_conn *c, void *arg)
 			       user, device);
 	if (!rc)
 		rc = mx__store_e2ee_device_gone(c, user, device);
+	/* Its pushers go with it (as Synapse's do on logout). */
+	if (!rc)
+		rc = mx__store_pushers_device_gone(c, user, device, NULL);
 	return rc;
 }
 
@@ -477,6 +483,8 @@ static int mx_store_devices_delete_job(struct mx_db_conn *c, void *arg)
 		/* Its keys and inbox go with it: a device-list change. */
 		if (!rc)
 			rc = mx__store_e2ee_device_gone(c, j->user_id, j->ids[i]);
+		if (!rc)
+			rc = mx__store_pushers_device_gone(c, j->user_id, j->ids[i], NULL);
 		if (rc)
 			return rc;
 	}
@@ -535,6 +543,8 @@ static int mx_store_password_job(struct mx_db_conn *c, void *arg)
 	/* The deleted devices' keys and inboxes go with them (as in devices_delete). */
 	if (!rc)
 		rc = mx__store_e2ee_user_devices_gone(c, j->user_id, keep);
+	if (!rc)
+		rc = mx__store_pushers_device_gone(c, j->user_id, NULL, keep);
 	return rc;
 }
 
@@ -562,6 +572,8 @@ static int mx_store_deactivate_job(struct mx_db_conn *c, void *arg)
 		rc = mx_db_run(c, "DELETE FROM devices WHERE user_id = ?", "s", j->user_id);
 	if (!rc)
 		rc = mx__store_e2ee_user_devices_gone(c, j->user_id, NULL);
+	if (!rc)
+		rc = mx__store_pushers_device_gone(c, j->user_id, NULL, NULL);
 	if (!rc)
 		rc = mx_db_run(c, "DELETE FROM profile_fields WHERE user_id = ?", "s", j->user_id);
 	if (!rc && j->actor && strcmp(j->actor, j->user_id) != 0)

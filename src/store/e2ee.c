@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "db/db.h"
+#include "store/federation.h"
 
 /* Advance a stream by one inside the caller's write job. */
 static int mx_e2ee_stream_next(struct mx_db_conn *c, const char *stream, int64_t *pos)
@@ -395,53 +396,68 @@ int mx_store_e2ee_left_candidates(struct mx_db_conn *c, struct mx_arena *a, cons
 
 /* ---- to-device ---- */
 
-struct mx_send_job {
-	const char *sender, *sender_device, *txn_id, *type;
-	const struct mx_to_device_msg *msgs;
-	size_t n;
-	int64_t max_pending;
-};
-
-static int mx_to_device_send_job(struct mx_db_conn *c, void *arg)
+int mx__store_to_device_deliver(struct mx_db_conn *c, const char *sender, const char *type,
+				const struct mx_to_device_msg *msgs, size_t n, int64_t max_pending,
+				size_t *skipped)
 {
-	struct mx_send_job *j = arg;
-	int rc = mx_db_run(c,
-			   "INSERT INTO to_device_txns (user_id, device_id, txn_id, created_ts) VALUES (?, ?, ?, ?)",
-			   "sssi", j->sender, j->sender_device, j->txn_id, mx_clock_now_ms());
-	if (rc == MX_ECONFLICT)
-		return MX_EEXISTS;
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < j->n; i++) {
-		const struct mx_to_device_msg *m = &j->msgs[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct mx_to_device_msg *m = &msgs[i];
 		struct mx_db_stmt *st;
-		rc = mx_db_query(c, &st, "SELECT COUNT(*) FROM to_device_inbox WHERE user_id = ? AND device_id = ?",
-				 "ss", m->user_id, m->device_id);
+		int rc = mx_db_query(c, &st,
+				     "SELECT COUNT(*) FROM to_device_inbox WHERE user_id = ? AND device_id = ?",
+				     "ss", m->user_id, m->device_id);
 		if (rc != MX_DB_ROW)
 			return rc < 0 ? rc : MX_EDB;
 		int64_t pending = mx_db_col_int64(st, 0);
 		mx_db_done(st);
-		if (pending >= j->max_pending)
-			return MX_ELIMIT;
+		if (pending >= max_pending) {
+			if (!skipped)
+				return MX_ELIMIT;
+			(*skipped)++;
+			continue;
+		}
 		int64_t pos;
 		rc = mx_e2ee_stream_next(c, MX_STREAM_TO_DEVICE, &pos);
 		if (!rc)
 			rc = mx_db_run(c,
 				       "INSERT INTO to_device_inbox (stream_id, user_id, device_id, sender, type, content)"
 				       " VALUES (?, ?, ?, ?, ?, ?)",
-				       "isssss", pos, m->user_id, m->device_id, j->sender, j->type, m->content);
+				       "isssss", pos, m->user_id, m->device_id, sender, type, m->content);
 		if (rc)
 			return rc;
 	}
 	return 0;
 }
 
+static int mx_to_device_send_job(struct mx_db_conn *c, void *arg)
+{
+	const struct mx_to_device_send *s = arg;
+	int rc = mx_db_run(c,
+			   "INSERT INTO to_device_txns (user_id, device_id, txn_id, created_ts) VALUES (?, ?, ?, ?)",
+			   "sssi", s->sender, s->sender_device, s->txn_id, mx_clock_now_ms());
+	if (rc == MX_ECONFLICT)
+		return MX_EEXISTS;
+	if (rc)
+		return rc;
+	rc = mx__store_to_device_deliver(c, s->sender, s->type, s->msgs, s->n, s->max_pending, NULL);
+	if (!rc && s->n_edus)
+		rc = mx__store_fed_outbox_add(c, s->edus, s->n_edus, mx_clock_now_ms());
+	return rc;
+}
+
+int mx_store_to_device_queue(struct mx_db *db, const struct mx_to_device_send *s)
+{
+	return mx_db_write(db, mx_to_device_send_job, (void *)s);
+}
+
 int mx_store_to_device_send(struct mx_db *db, const char *sender, const char *sender_device,
 			    const char *txn_id, const char *type, const struct mx_to_device_msg *msgs,
 			    size_t n, int64_t max_pending)
 {
-	struct mx_send_job j = {sender, sender_device, txn_id, type, msgs, n, max_pending};
-	return mx_db_write(db, mx_to_device_send_job, &j);
+	struct mx_to_device_send s = {.sender = sender, .sender_device = sender_device,
+				      .txn_id = txn_id, .type = type, .msgs = msgs, .n = n,
+				      .max_pending = max_pending};
+	return mx_store_to_device_queue(db, &s);
 }
 
 int mx_store_to_device_fetch(struct mx_db_conn *c, const char *user_id, const char *device_id,

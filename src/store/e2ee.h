@@ -125,20 +125,58 @@ int mx_store_e2ee_left_candidates(struct mx_db_conn *c, struct mx_arena *a, cons
 
 /* ---- to-device ---- */
 
+/*
+ * The bounds of the to-device inbox, the same for messages from local
+ * senders (client/to_device.c) and from other servers
+ * (federation/transactions.c): one message's content, encoded; the
+ * messages waiting for one device; the recipient devices of one request
+ * or one m.direct_to_device EDU.
+ */
+#define MX_TO_DEVICE_MAX_BYTES (64 * 1024)
+#define MX_TO_DEVICE_MAX_PENDING 10000
+#define MX_TO_DEVICE_MAX_MSGS 10000
+
 struct mx_to_device_msg {
 	const char *user_id, *device_id;
 	const char *content;  /* JSON text */
 };
 
+struct mx_fed_edu;
+
+/* One sendToDevice request, as one write. */
+struct mx_to_device_send {
+	const char *sender, *sender_device, *txn_id, *type;
+	const struct mx_to_device_msg *msgs;  /* local recipient devices */
+	size_t n;
+	const struct mx_fed_edu *edus;        /* remote recipients: outbox rows (store/federation.h) */
+	size_t n_edus;
+	int64_t max_pending;
+};
+
 /*
- * Queue messages of one type from sender/sender_device under txn_id, in
- * one write: MX_EEXISTS (nothing stored) if that device used txn_id
- * already; MX_ELIMIT (nothing stored) if a recipient device would hold
- * more than max_pending messages.
+ * Queue s's messages in one write: the local inbox rows and the outbox
+ * rows of the EDUs for other servers commit together. MX_EEXISTS (nothing
+ * stored) if that device used txn_id already; MX_ELIMIT (nothing stored)
+ * if a local recipient device would hold more than max_pending messages.
  */
+int mx_store_to_device_queue(struct mx_db *db, const struct mx_to_device_send *s);
+
+/* mx_store_to_device_queue() for local recipients only. */
 int mx_store_to_device_send(struct mx_db *db, const char *sender, const char *sender_device,
 			    const char *txn_id, const char *type, const struct mx_to_device_msg *msgs,
 			    size_t n, int64_t max_pending);
+
+/*
+ * Inside a write job: append messages of one type from sender to the
+ * recipients' inboxes, advancing the to-device stream. A device that
+ * already holds max_pending messages makes it fail with MX_ELIMIT when
+ * skipped is NULL (the caller's job then rolls back); otherwise that
+ * message is left out and counted in *skipped (messages from other
+ * servers, which cannot be refused one by one).
+ */
+int mx__store_to_device_deliver(struct mx_db_conn *c, const char *sender, const char *type,
+				const struct mx_to_device_msg *msgs, size_t n, int64_t max_pending,
+				size_t *skipped);
 
 /* Per pending message; return non-zero to stop. */
 typedef int (*mx_to_device_cb)(void *ctx, int64_t stream_id, const char *sender, const char *type,

@@ -18,6 +18,7 @@
 #include "core/mem.h"
 #include "db/db.h"
 #include "store/relations.h"
+#include "store/search.h"
 
 #define MX_STATE_SNAPSHOT_EVERY 100
 #define MX_STATE_HASH_LEN 16
@@ -302,6 +303,8 @@ static int mx_store_persist_one(struct mx_db_conn *c, struct mx_persist_event *e
 			       " VALUES (?, ?, ?, ?, ?)",
 			       "ssssi", e->txn_user, e->txn_device, e->txn_id, e->event_id,
 			       mx_clock_now_ms());
+	if (!rc)
+		rc = mx__store_search_persisted(c, e); /* before the redaction mark: see search.h */
 	if (!rc && e->redacts)
 		rc = mx_db_run(c,
 			       "UPDATE events SET redacted_by = ? WHERE event_id = ? AND room_id = ?"

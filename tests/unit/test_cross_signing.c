@@ -118,21 +118,7 @@ static void test_verify(void **state)
 	mx_signing_key_release(&other);
 }
 
-static int setup(void **state)
-{
-	struct mx_test_db *t = mx_xcalloc(1, sizeof(*t));
-	if (mx_test_db_open(t, "cross_signing"))
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	mx_test_db_close(*state);
-	free(*state);
-	return 0;
-}
+MX_TEST_DB_FIXTURE("cross_signing")
 
 static void test_store(void **state)
 {

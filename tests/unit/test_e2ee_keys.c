@@ -278,21 +278,7 @@ static void test_request_checks(void **state)
 	mx_arena_release(&a);
 }
 
-static int setup(void **state)
-{
-	struct mx_test_db *t = mx_xcalloc(1, sizeof(*t));
-	if (mx_test_db_open(t, "e2ee_keys"))
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	mx_test_db_close(*state);
-	free(*state);
-	return 0;
-}
+MX_TEST_DB_FIXTURE("e2ee_keys")
 
 /* Store cross-signing key key of usage for user. */
 static void put_cs(struct mx_test_db *t, const char *user, const char *usage, json_t *key,

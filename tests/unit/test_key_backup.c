@@ -23,21 +23,7 @@
 
 #define ALG "m.megolm_backup.v1.curve25519-aes-sha2"
 
-static int setup(void **state)
-{
-	struct mx_test_db *t = mx_xcalloc(1, sizeof(*t));
-	if (mx_test_db_open(t, "key_backup"))
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	mx_test_db_close(*state);
-	free(*state);
-	return 0;
-}
+MX_TEST_DB_FIXTURE("key_backup")
 
 static void test_should_replace(void **state)
 {

@@ -22,21 +22,7 @@
 #include "store/account_data.h"
 #include "store/e2ee.h"
 
-static int setup(void **state)
-{
-	struct mx_test_db *t = mx_xcalloc(1, sizeof(*t));
-	if (mx_test_db_open(t, "e2ee"))
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	mx_test_db_close(*state);
-	free(*state);
-	return 0;
-}
+MX_TEST_DB_FIXTURE("e2ee")
 
 static int64_t count(json_t *counts, const char *alg)
 {

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/mem.h"
+
 int mx_test_db_open(struct mx_test_db *t, const char *name)
 {
 	memset(t, 0, sizeof(*t));
@@ -44,4 +46,22 @@ void mx_test_db_close(struct mx_test_db *t)
 		closedir(d);
 	}
 	rmdir(t->dir);
+}
+
+int mx_test_db_setup_named(void **state, const char *name)
+{
+	struct mx_test_db *t = mx_xcalloc(1, sizeof(*t));
+	if (mx_test_db_open(t, name)) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+int mx_test_db_teardown(void **state)
+{
+	mx_test_db_close(*state);
+	free(*state);
+	return 0;
 }

@@ -23,4 +23,12 @@ int mx_test_db_open(struct mx_test_db *t, const char *name);
 /* Close everything and remove the directory. */
 void mx_test_db_close(struct mx_test_db *t);
 
+/* cmocka setup/teardown: *state becomes a heap struct mx_test_db. */
+int mx_test_db_setup_named(void **state, const char *name);
+int mx_test_db_teardown(void **state);
+/* Defines static setup() and teardown() around a database named name. */
+#define MX_TEST_DB_FIXTURE(name)                                                 \
+	static int setup(void **state) { return mx_test_db_setup_named(state, name); } \
+	static int teardown(void **state) { return mx_test_db_teardown(state); }
+
 #endif
