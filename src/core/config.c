@@ -933,6 +933,7 @@ static void set_defaults(struct mx_config *cfg)
 	cfg->max_spider_size = 10LL << 20;
 	cfg->federation_verify_certificates = true;
 	cfg->allow_profile_lookup_over_federation = true;
+	cfg->allow_device_name_lookup_over_federation = false;
 	cfg->destination_min_retry_interval_ms = 10LL * 60 * 1000;
 	cfg->destination_retry_multiplier = 2;
 	cfg->destination_max_retry_interval_ms = 7LL * 86400 * 1000;
@@ -1048,7 +1049,9 @@ static int parse_federation_client(struct cfg *c, struct mx_config *cfg, yaml_no
 	    (rc = get_bool(c, root, "", "allow_public_rooms_over_federation",
 			   &cfg->allow_public_rooms_over_federation)) ||
 	    (rc = get_bool(c, root, "", "allow_profile_lookup_over_federation",
-			   &cfg->allow_profile_lookup_over_federation)))
+			   &cfg->allow_profile_lookup_over_federation)) ||
+	    (rc = get_bool(c, root, "", "allow_device_name_lookup_over_federation",
+			   &cfg->allow_device_name_lookup_over_federation)))
 		return rc;
 	for (size_t i = 0; i < cfg->n_federation_custom_ca_list; i++)
 		resolve_path(cfg, &cfg->federation_custom_ca_list[i]);
@@ -1894,6 +1897,8 @@ int mx_config_generate(const char *path, const char *server_name, const char *da
 		"# federation), and look up our users' profiles.\n"
 		"allow_public_rooms_over_federation: false\n"
 		"allow_profile_lookup_over_federation: true\n"
+		"# Device names (\"Alice's phone\") stay private unless this is true.\n"
+		"allow_device_name_lookup_over_federation: false\n"
 		"\n"
 		"## Registration ##\n"
 		"\n"

@@ -142,6 +142,8 @@ struct mx_config {
 						    * is not scraped by any server) */
 	bool allow_profile_lookup_over_federation; /* allow_profile_lookup_over_federation
 						    * (default true) */
+	bool allow_device_name_lookup_over_federation; /* same name; default false, as
+							* Synapse: names can identify people */
 	int64_t destination_min_retry_interval_ms; /* federation.destination_min_retry_interval (10m) */
 	double destination_retry_multiplier;       /* federation.destination_retry_multiplier (2) */
 	int64_t destination_max_retry_interval_ms; /* federation.destination_max_retry_interval (1w) */

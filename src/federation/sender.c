@@ -487,6 +487,13 @@ static struct mx_fs_outcome mx_fs_attempt(struct mx_fed_sender *s, struct mx_db_
 		o.retry_at = now + mx_fs_retry_after(resp.json);
 		mx_log_info("federation: %s rate-limits our transactions; retrying in %" PRId64 " ms",
 			    d->name, o.retry_at - now);
+	} else if (resp.status == 401) {
+		/* Usually the receiver could not fetch our key yet: not a refusal
+		 * of the content, and to-device messages carry E2EE keys. */
+		mx_log_info("federation: %s did not accept our signature on %s; will retry",
+			    d->name, txn_id);
+		o.verdict = MX_FS_RETRY;
+		o.retry_at = mx_fs_retry_time(s, d->name, now);
 	} else if (resp.status >= 400 && resp.status < 500) {
 		json_t *e = json_object_get(resp.json, "errcode");
 		mx_log_warn("federation: %s refused transaction %s with %ld %s: dropping its %zu EDUs",

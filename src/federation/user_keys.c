@@ -64,7 +64,7 @@ static int mx_fed_user_devices(struct mx_req *req)
 		json_t *d = json_pack("{s:s}", "device_id", id);
 		/* The name goes beside the keys here, not in their "unsigned". */
 		json_t *name = json_object_get(json_object_get(keys, "unsigned"), "device_display_name");
-		if (json_is_string(name))
+		if (json_is_string(name) && req->srv->cfg->allow_device_name_lookup_over_federation)
 			json_object_set(d, "device_display_name", name);
 		json_object_del(keys, "unsigned");
 		json_object_set(d, "keys", keys);
@@ -105,6 +105,12 @@ static int mx_fed_user_keys_query(struct mx_req *req)
 					 json_object_get(out, "self_signing_keys"), NULL);
 		if (rc)
 			return mx_req_fail(req, rc, NULL);
+		if (!req->srv->cfg->allow_device_name_lookup_over_federation) {
+			const char *dev;
+			json_t *keys;
+			json_object_foreach (devs, dev, keys)
+				json_object_del(keys, "unsigned");
+		}
 	}
 	return mx_req_reply_json(req, 200, json_incref(out));
 }

@@ -169,7 +169,8 @@ describe('federation: end-to-end encryption keys', () => {
 		const got = res.json.device_keys[alice.userId]?.ALICEDEV;
 		assert.ok(got, JSON.stringify(res.json.device_keys));
 		assert.deepEqual(got.keys, dev.keys.keys);
-		assert.equal(got.unsigned?.device_display_name, 'Alice phone');
+		// allow_device_name_lookup_over_federation is false by default (as Synapse).
+		assert.equal(got.unsigned?.device_display_name, undefined, 'device names stay private');
 		assert.ok(verifySigned(got, alice.userId, 'ed25519:ALICEDEV', dev.pub), 'self-signed by the device');
 		assert.ok(verifySigned(got, alice.userId, `ed25519:${aliceCs.self.pub}`, aliceCs.self.pub), 'signed by her self-signing key');
 
@@ -221,7 +222,7 @@ describe('federation: end-to-end encryption keys', () => {
 		const d = devices.get(alice.userId)?.get('ALICEDEV');
 		assert.ok(d, 'the SDK accepted the device');
 		assert.equal(d.getFingerprint(), dev.pub);
-		assert.equal(d.displayName, 'Alice phone');
+		assert.equal(d.displayName, undefined, 'the name stays on B');
 		assert.equal(await c.getCrypto().userHasCrossSigningKeys(alice.userId, true), true);
 	});
 
@@ -330,7 +331,7 @@ describe('federation: end-to-end encryption keys', () => {
 		assert.equal(res.json.devices.length, 1);
 		const [d] = res.json.devices;
 		assert.equal(d.device_id, 'ALICEDEV');
-		assert.equal(d.device_display_name, 'Alice phone');
+		assert.equal(d.device_display_name, undefined, 'device names stay private by default');
 		assert.deepEqual(d.keys.keys, dev.keys.keys);
 		assert.ok(verifySigned(d.keys, alice.userId, 'ed25519:ALICEDEV', dev.pub));
 		assert.deepEqual(res.json.master_key.keys, aliceCs.body.master_key.keys);

@@ -11,7 +11,7 @@
 // delivers each message id once, refuses oversized transactions, ignores
 // messages whose sender is not on the sending server, and answers PDUs
 // with per-PDU errors. A scripted remote sees A retry a transaction with
-// the same id after 5xx and 429, and move on after a 4xx.
+// the same id after 5xx, 401 and 429, and move on after another 4xx.
 
 import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -213,7 +213,7 @@ describe('federation: to-device messages', () => {
 		assert.deepEqual(await drainWithMarker(bob, 'BOB1'), []);
 	});
 
-	it('retries a transaction answered 5xx or 429 with the same id and body, and drops one refused with 4xx', async () => {
+	it('retries a transaction answered 5xx, 401 or 429 with the same id and body, and drops one refused with another 4xx', async () => {
 		// A remote whose /send answers are scripted; the path carries the txnId, so match by prefix.
 		const remote = await new FakeRemote(pki).start();
 		remote.routes = new (class extends Map {
@@ -237,11 +237,13 @@ describe('federation: to-device messages', () => {
 		try {
 			const eve = `@eve:${remote.serverName}`;
 			const messagesOf = (s) => s.body.edus.map((e) => e.content.messages[eve].EVEDEV);
-			// 1. A 503, then a 429, then accepted: three tries of one transaction.
-			script.push([503, { errcode: 'M_UNKNOWN', error: 'busy' }], [429, { errcode: 'M_LIMIT_EXCEEDED', error: 'slow down', retry_after_ms: 200 }]);
+			// 1. A 503, a 401 (the remote could not check our signature yet),
+			// a 429, then accepted: four tries of one transaction.
+			script.push([503, { errcode: 'M_UNKNOWN', error: 'busy' }], [401, { errcode: 'M_UNAUTHORIZED', error: 'no key yet' }],
+				[429, { errcode: 'M_LIMIT_EXCEEDED', error: 'slow down', retry_after_ms: 200 }]);
 			let res = await sendToDevice(alice, 'm.test.retry', txn(), { [eve]: { EVEDEV: { n: 1 } } });
 			assert.equal(res.status, 200, res.text);
-			await waitFor(() => seen.length >= 3, 10000, 'three tries');
+			await waitFor(() => seen.length >= 4, 15000, 'four tries');
 			assert.equal(new Set(seen.map((s) => s.txnId)).size, 1, JSON.stringify(seen.map((s) => s.txnId)));
 			for (const s of seen) {
 				assert.deepEqual(s.body.edus, seen[0].body.edus, 'the same EDUs each time');
@@ -260,15 +262,15 @@ describe('federation: to-device messages', () => {
 			script.push([400, { errcode: 'M_BAD_JSON', error: 'no' }]);
 			res = await sendToDevice(alice, 'm.test.refused', txn(), { [eve]: { EVEDEV: { n: 2 } } });
 			assert.equal(res.status, 200, res.text);
-			await waitFor(() => seen.length >= 4, 10000, 'the refused transaction');
+			await waitFor(() => seen.length >= 5, 10000, 'the refused transaction');
 			res = await sendToDevice(alice, 'm.test.after', txn(), { [eve]: { EVEDEV: { n: 3 } } });
 			assert.equal(res.status, 200, res.text);
-			await waitFor(() => seen.length >= 5, 10000, 'the next transaction');
+			await waitFor(() => seen.length >= 6, 10000, 'the next transaction');
 			await sleep(1500); // no retry of the refused one comes
-			assert.equal(seen.length, 5, JSON.stringify(seen.map((s) => s.txnId)));
-			assert.notEqual(seen[4].txnId, seen[3].txnId);
-			assert.deepEqual(messagesOf(seen[3]), [{ n: 2 }]);
-			assert.deepEqual(messagesOf(seen[4]), [{ n: 3 }]);
+			assert.equal(seen.length, 6, JSON.stringify(seen.map((s) => s.txnId)));
+			assert.notEqual(seen[5].txnId, seen[4].txnId);
+			assert.deepEqual(messagesOf(seen[4]), [{ n: 2 }]);
+			assert.deepEqual(messagesOf(seen[5]), [{ n: 3 }]);
 		} finally {
 			await remote.stop();
 		}

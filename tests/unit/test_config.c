@@ -119,6 +119,7 @@ static const char synapse_yaml[] =
 	"inhibit_user_in_use_error: true\n"
 	"allow_public_rooms_over_federation: true\n"
 	"allow_profile_lookup_over_federation: false\n"
+	"allow_device_name_lookup_over_federation: true\n"
 	"refreshable_access_token_lifetime: 10m\n"
 	"refresh_token_lifetime: 24h\n"
 	"nonrefreshable_access_token_lifetime: 1w\n"
@@ -203,6 +204,7 @@ static void test_synapse_config(void **state)
 	assert_true(cfg.inhibit_user_in_use_error);
 	assert_true(cfg.allow_public_rooms_over_federation);
 	assert_false(cfg.allow_profile_lookup_over_federation);
+	assert_true(cfg.allow_device_name_lookup_over_federation);
 	assert_int_equal(cfg.refreshable_access_token_lifetime_ms, 600000);
 	assert_int_equal(cfg.refresh_token_lifetime_ms, 86400000);
 	assert_int_equal(cfg.nonrefreshable_access_token_lifetime_ms, 7 * 86400000LL);
@@ -269,6 +271,7 @@ static void test_defaults(void **state)
 	/* As Synapse: our room list stays ours, profiles are shared. */
 	assert_false(cfg.allow_public_rooms_over_federation);
 	assert_true(cfg.allow_profile_lookup_over_federation);
+	assert_false(cfg.allow_device_name_lookup_over_federation); /* names are private */
 	assert_int_equal(cfg.refreshable_access_token_lifetime_ms, 300000);
 	assert_int_equal(cfg.refresh_token_lifetime_ms, 0);
 	assert_int_equal(cfg.nonrefreshable_access_token_lifetime_ms, 0);
