@@ -7,9 +7,9 @@ set -euo pipefail
 packages=(
 	build-essential pkg-config meson ninja-build python3 clang
 	libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libyaml-dev
-	libcurl4-openssl-dev libssl-dev libcmocka-dev libutf8proc-dev
+	libcurl4-openssl-dev libssl-dev libcmocka-dev libutf8proc-dev libpcre2-dev
 	libvips-dev libc-ares-dev
-	curl wrk openssl
+	curl wrk openssl sqlite3
 )
 # Node.js and npm (for the end-to-end tests) may come from outside Debian;
 # install Debian's only when there is none at all.

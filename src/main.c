@@ -17,6 +17,9 @@
 #include "admin/media_cli.h"
 #include "admin/register.h"
 #include "admin/routes.h"
+#include "appservice/api.h"
+#include "appservice/registration.h"
+#include "appservice/sender.h"
 #include "client/routes.h"
 #include "client/user_directory.h"
 #include "core/clock.h"
@@ -100,6 +103,7 @@ static struct mx_router *mx_build_router(void)
 	mx_router_add(r, mx_federation_transaction_routes, mx_federation_transaction_routes_count);
 	mx_router_add(r, mx_federation_hierarchy_routes, mx_federation_hierarchy_routes_count);
 	mx_router_add(r, mx_admin_routes, mx_admin_routes_count);
+	mx_router_add(r, mx_appservice_routes, mx_appservice_routes_count);
 	return r;
 }
 
@@ -169,6 +173,17 @@ static int mx_cmd_serve(const char *config_path)
 		fprintf(stderr, "myelin: %s\n", err);
 		goto out_key;
 	}
+	struct mx_appservices *appservices = mx_appservices_load(&cfg, err, sizeof(err));
+	if (!appservices) {
+		fprintf(stderr, "myelin: %s\n", err);
+		rc = MX_EINVALID;
+		goto out_db;
+	}
+	srv.appservices = appservices;
+	if ((rc = mx_appservices_ensure_senders(&srv))) {
+		fprintf(stderr, "myelin: cannot create the application services' users (%d)\n", rc);
+		goto out_db;
+	}
 	srv.rl = mx_ratelimiter_new();
 	srv.notifier = mx_notifier_new();
 	srv.rooms = mx_rooms_new(&srv);
@@ -201,6 +216,8 @@ static int mx_cmd_serve(const char *config_path)
 	}
 	/* Pushers resume their pending notifications on their own thread. */
 	srv.pusher = mx_pusher_new(&srv);
+	srv.as_sender = mx_as_sender_new(&srv);
+	mx_rooms_add_listener(srv.rooms, mx_as_sender_on_room_event, srv.as_sender);
 	router = mx_build_router();
 	rc = mx_http_start(&srv, router, &http, err, sizeof(err));
 	if (rc) {
@@ -224,6 +241,7 @@ static int mx_cmd_serve(const char *config_path)
 	rc = 0;
 out_db:
 	mx_pusher_free(srv.pusher); /* before the rooms, push and the database it reads */
+	mx_as_sender_free(srv.as_sender); /* before the rooms and the database */
 	mx_jobs_free(srv.jobs); /* before what its jobs use */
 	mx_fed_sender_free(srv.fed_sender); /* before the federation client and the database */
 	mx_keyring_free(srv.keyring);
@@ -240,6 +258,8 @@ out_db:
 	mx_admin_nonces_free(srv.admin_nonces);
 	mx_push_free(srv.push); /* stores what is still queued */
 	mx_db_close(srv.db);
+	/* Owned here; the server only reads them. */
+	mx_appservices_free((struct mx_appservices *)srv.appservices);
 out_key:
 	mx_signing_key_release(&key);
 out_config:

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "appservice/registration.h"
 #include "client/routes.h"
 #include "client/uia.h"
 #include "client/util.h"
@@ -93,6 +94,11 @@ static int mx_check_username(struct mx_req *req, const char *username, const cha
 	const char *uid = mx_arena_printf(&req->arena, "@%s:%s", username, req->srv->cfg->server_name);
 	if (strlen(uid) > 255)
 		return mx_req_fail(req, MX_EINVALIDUSERNAME, "User ID is too long");
+	/* SPEC: application-service-api#server-admin-style-permissions:
+	 * exclusive namespaces are the application service's alone. */
+	if (mx_appservices_exclusive_user(req->srv->appservices, NULL, uid))
+		return mx_req_fail(req, MX_EEXCLUSIVE,
+				   "This user ID is reserved by an application service");
 	if (mx_store_user_exists(req->w->rconn, uid))
 		return mx_req_fail(req, MX_EUSERINUSE, "User ID already taken");
 	*user_id = uid;
@@ -165,11 +171,74 @@ static int mx_register_guest(struct mx_req *req, json_t *body)
 	return mx_req_reply_json(req, 200, mx_session_json(req, u.user_id, u.device_id, &t));
 }
 
+/*
+ * Registration by an application service: no UIA, a user in its users
+ * namespaces, no password. Recorded in the audit log.
+ * SPEC: application-service-api#server-admin-style-permissions
+ */
+static int mx_register_appservice(struct mx_req *req, json_t *body)
+{
+	const struct mx_config *cfg = req->srv->cfg;
+	const char *h = mx_req_header(req, "Authorization");
+	const struct mx_appservice *as = mx_http_appservice_of(req);
+	if (!h)
+		return mx_req_fail(req, MX_EMISSINGTOKEN, "Missing access token");
+	if (!as)
+		return mx_req_fail(req, MX_EUNKNOWNTOKEN, "Unrecognised access token");
+	const char *username;
+	bool inhibit;
+	struct mx_device_fields dev;
+	int rc = mx_client_opt_string(req, body, "username", &username);
+	if (!rc)
+		rc = mx_client_opt_bool(req, body, "inhibit_login", false, &inhibit);
+	if (!rc)
+		rc = mx_parse_device_fields(req, body, &dev);
+	if (rc)
+		return rc;
+	if (!username)
+		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing username");
+	char *lower = mx_arena_strdup(&req->arena, username);
+	for (char *p = lower; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (!mx_client_localpart_valid(lower))
+		return mx_req_fail(req, MX_EINVALIDUSERNAME,
+				   "User ID can only contain characters a-z, 0-9, or '=_-./+'");
+	const char *user_id = mx_arena_printf(&req->arena, "@%s:%s", lower, cfg->server_name);
+	if (strlen(user_id) > 255)
+		return mx_req_fail(req, MX_EINVALIDUSERNAME, "User ID is too long");
+	if (!mx_appservice_owns_user(as, user_id) ||
+	    mx_appservices_exclusive_user(req->srv->appservices, as, user_id))
+		return mx_req_fail(req, MX_EEXCLUSIVE,
+				   "User ID is not in the application service's namespace");
+	struct mx_new_user u = {0};
+	u.user_id = user_id;
+	u.displayname = lower;
+	u.audit_actor = mx_arena_printf(&req->arena, "appservice:%s", as->id);
+	if (!inhibit) {
+		u.device_id = dev.device_id ? dev.device_id : mx_client_new_device_id(req);
+		u.device_display_name = dev.display_name;
+		u.want_refresh = dev.want_refresh;
+		mx_token_lifetimes(cfg, dev.want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
+	}
+	struct mx_session_tokens t;
+	rc = mx_store_user_create(req->srv->db, &u, &t);
+	if (rc)
+		return mx_req_fail(req, rc, NULL);
+	if (inhibit)
+		return mx_req_reply_json(req, 200, json_pack("{s:s, s:s}", "user_id", user_id,
+							     "home_server", cfg->server_name));
+	return mx_req_reply_json(req, 200, mx_session_json(req, user_id, u.device_id, &t));
+}
+
 /* SPEC: client-server-api#post_matrixclientv3register */
 static int mx_register(struct mx_req *req)
 {
 	const struct mx_config *cfg = req->srv->cfg;
 	json_t *body = req->json;
+	const char *type = json_string_value(json_object_get(body, "type"));
+	if (type && !strcmp(type, "m.login.application_service"))
+		return mx_register_appservice(req, body);
 	const char *kind = mx_req_query(req, "kind");
 	if (kind && strcmp(kind, "user") != 0 && strcmp(kind, "guest") != 0)
 		return mx_req_fail(req, MX_EINVALIDPARAM, "kind must be 'user' or 'guest'");
@@ -366,7 +435,7 @@ static int mx_logout_all(struct mx_req *req)
 static int mx_whoami(struct mx_req *req)
 {
 	return mx_req_reply_json(req, 200,
-				 json_pack("{s:s, s:s, s:b}", "user_id", req->auth.user_id,
+				 json_pack("{s:s, s:s?, s:b}", "user_id", req->auth.user_id,
 					   "device_id", req->auth.device_id, "is_guest",
 					   req->auth.is_guest));
 }

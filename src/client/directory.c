@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "appservice/registration.h"
 #include "auth/auth.h"
 #include "client/rooms.h"
 #include "client/routes.h"
@@ -108,6 +109,13 @@ static int mx_alias_put(struct mx_req *req)
 	if (!mx_alias_is_ours(req, alias))
 		return mx_req_fail(req, MX_EINVALIDPARAM, "Room alias must be on this server (%s)",
 				   req->srv->cfg->server_name);
+	/* SPEC: application-service-api#server-admin-style-permissions */
+	const struct mx_appservice *as = req->auth.appservice;
+	if ((as && !mx_as_namespaces_match(&as->aliases, alias, false)) ||
+	    mx_appservices_exclusive_alias(req->srv->appservices, as, alias))
+		return mx_req_fail(req, MX_EEXCLUSIVE,
+				   as ? "This application service has not reserved this alias"
+				      : "This alias is reserved by an application service");
 	json_t *rid = json_object_get(req->json, "room_id");
 	if (!rid)
 		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing room_id");

@@ -26,7 +26,9 @@ static int mx_client_versions(struct mx_req *req)
 	json_t *v = json_array();
 	for (size_t i = 0; i < sizeof(mx_spec_versions) / sizeof(mx_spec_versions[0]); i++)
 		json_array_append_new(v, json_string(mx_spec_versions[i]));
-	json_t *unstable = json_pack("{s:b}", "org.matrix.msc4222", 1);
+	json_t *unstable = json_pack("{s:b, s:b}", "org.matrix.msc4222", 1,
+				     /* MSC4186 simplified sliding sync (sync/sliding.c) */
+				     "org.matrix.simplified_msc3575", 1);
 	return mx_req_reply_json(req, 200,
 				 json_pack("{s:o, s:o}", "versions", v, "unstable_features", unstable));
 }

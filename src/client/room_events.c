@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appservice/registration.h"
 #include "auth/auth.h"
 #include "client/directory.h"
 #include "client/filter_match.h"
@@ -90,16 +91,31 @@ static int mx_check_event_type(struct mx_req *req, const char *type)
 	return 0;
 }
 
+/*
+ * The scope of a transaction id: the device, or for an application service
+ * acting without one, the service (as Synapse), so that a bridge retrying
+ * a send does not post twice. NULL: no scope, no idempotency.
+ */
+static const char *mx_txn_scope(struct mx_req *req)
+{
+	if (req->auth.device_id)
+		return req->auth.device_id;
+	if (req->auth.appservice)
+		return mx_arena_printf(&req->arena, "appservice:%s", req->auth.appservice->id);
+	return NULL;
+}
+
 static int mx_send_event(struct mx_req *req, const char *type, const char *state_key,
 			 const char *redacts, json_t *content, const char *txn)
 {
 	const char *room_id = mx_req_param(req, 0), *event_id, *why = NULL;
+	const char *scope = txn ? mx_txn_scope(req) : NULL;
 	if (txn) {
 		if (!*txn || strlen(txn) > 255)
 			return mx_req_fail(req, MX_EINVALIDPARAM, "Invalid transaction id");
 		/* SPEC: client-server-api#transaction-identifiers: per device. */
-		if (!mx_store_txn_get(req->w->rconn, &req->arena, req->auth.user_id,
-				      req->auth.device_id, txn, &event_id))
+		if (scope && !mx_store_txn_get(req->w->rconn, &req->arena, req->auth.user_id,
+					       scope, txn, &event_id))
 			return mx_req_reply_json(req, 200, json_pack("{s:s}", "event_id", event_id));
 	}
 	/* After the transaction check: a retried send answers as the first did. */
@@ -110,8 +126,8 @@ static int mx_send_event(struct mx_req *req, const char *type, const char *state
 	}
 	struct mx_room_event_spec spec = {.type = type, .state_key = state_key,
 					  .sender = req->auth.user_id, .content = content,
-					  .redacts = redacts, .txn_device = txn ? req->auth.device_id : NULL,
-					  .txn_id = txn};
+					  .redacts = redacts, .txn_device = scope,
+					  .txn_id = scope ? txn : NULL};
 	int rc = mx_room_send(req->srv->rooms, req->w, &req->arena, room_id, &spec, &event_id, &why);
 	/* Two first sends of one transaction raced: the room pipeline saw the
 	 * first and answers with its event, as a retry would get. */

@@ -1059,6 +1059,11 @@ static int parse_federation_client(struct cfg *c, struct mx_config *cfg, yaml_no
 		free(cfg->federation_custom_ca_list); /* an empty list: the system CAs */
 		cfg->federation_custom_ca_list = NULL;
 	}
+	if ((rc = parse_str_list(c, root, "", "app_service_config_files",
+				 &cfg->app_service_config_files, &cfg->n_app_service_config_files)))
+		return rc;
+	for (size_t i = 0; i < cfg->n_app_service_config_files; i++)
+		resolve_path(cfg, &cfg->app_service_config_files[i]);
 	if ((rc = get_map(c, root, "", "federation", &sec)) ||
 	    (rc = get_duration(c, sec, "federation", "destination_min_retry_interval",
 			       &cfg->destination_min_retry_interval_ms)) ||
@@ -1536,6 +1541,9 @@ void mx_config_release(struct mx_config *cfg)
 	for (size_t i = 0; cfg->federation_custom_ca_list && i < cfg->n_federation_custom_ca_list; i++)
 		free(cfg->federation_custom_ca_list[i]);
 	free(cfg->federation_custom_ca_list);
+	for (size_t i = 0; cfg->app_service_config_files && i < cfg->n_app_service_config_files; i++)
+		free(cfg->app_service_config_files[i]);
+	free(cfg->app_service_config_files);
 	for (size_t i = 0; cfg->federation_domain_whitelist && i < cfg->n_federation_domain_whitelist;
 	     i++)
 		free(cfg->federation_domain_whitelist[i]);

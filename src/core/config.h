@@ -134,6 +134,9 @@ struct mx_config {
 	char **federation_custom_ca_list;      /* federation_custom_ca_list: absolute paths of PEM
 						* files trusted instead of the system CAs; NULL = system */
 	size_t n_federation_custom_ca_list;
+	char **app_service_config_files;       /* app_service_config_files: registration YAML files
+						* (absolute paths; appservice/registration.h) */
+	size_t n_app_service_config_files;
 	char **federation_domain_whitelist;    /* federation_domain_whitelist: NULL = any destination;
 						* else only these (possibly none) */
 	size_t n_federation_domain_whitelist;

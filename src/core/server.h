@@ -30,6 +30,8 @@ struct mx_keyring;
 struct mx_req;
 struct mx_media_remote;
 struct mx_ttlcache;
+struct mx_appservices;
+struct mx_as_sender;
 
 struct mx_server {
 	const struct mx_config *cfg;
@@ -56,6 +58,8 @@ struct mx_server {
 	/* Checks X-Matrix on MX_ROUTE_FEDERATION routes: 0, MX_ESUSPENDED
 	 * (parked), or an error already replied (federation/auth.c). */
 	int (*fed_auth)(struct mx_req *req);
+	const struct mx_appservices *appservices; /* registrations (appservice/registration.h) */
+	struct mx_as_sender *as_sender;     /* event pushes to them (own threads, appservice/sender.h) */
 	unsigned long long pw_opslimit;     /* argon2id cost for new password hashes */
 	size_t pw_memlimit;
 	int64_t start_ms;

@@ -18,6 +18,7 @@
 #include "http/router.h"
 
 struct MHD_Connection;
+struct mx_appservice;
 
 /* Who made the request, from the access token. */
 struct mx_auth {
@@ -27,6 +28,7 @@ struct mx_auth {
 	bool is_guest;
 	bool is_admin;
 	const char *origin;       /* X-Matrix: the server that signed the request */
+	const struct mx_appservice *appservice; /* the as_token's registration, or NULL */
 };
 
 #define MX_REQ_MAX_HEADERS 8

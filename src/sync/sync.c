@@ -69,7 +69,7 @@ int mx_sync_parse_token(const char *s, struct mx_sync_token *t)
 	return MX_EINVALIDPARAM;
 }
 
-static const char *mx_sync_token_str(struct mx_sync *s, const struct mx_sync_token *t)
+const char *mx_sync_token_str(struct mx_sync *s, const struct mx_sync_token *t)
 {
 	char buf[MX_SYNC_STREAMS * 21 + 2], *o = buf;
 	*o++ = 's';
@@ -129,7 +129,7 @@ static const char *mx_state_key(struct mx_sync *s, const struct mx_store_event *
 	return mx_arena_printf(&s->req->arena, "%s\x1f%s", ev->type, ev->state_key ? ev->state_key : "");
 }
 
-static json_t *mx_sync_fmt(struct mx_sync *s, const struct mx_store_event *ev)
+json_t *mx_sync_fmt(struct mx_sync *s, const struct mx_store_event *ev)
 {
 	struct mx_format_opts o = {.include_room_id = false, .txn_device = s->req->auth.device_id,
 				   .user_id = s->user};
@@ -146,7 +146,7 @@ static int mx_state_collect_cb(void *ctx, const struct mx_store_event *ev)
 }
 
 /* The state of a room after position pos (0 group = empty), as a map. */
-static json_t *mx_sync_state_at(struct mx_sync *s, const char *room_id, int64_t pos, bool current)
+json_t *mx_sync_state_at(struct mx_sync *s, const char *room_id, int64_t pos, bool current)
 {
 	struct mx_state_collect c = {s, mx_arena_json(&s->req->arena, json_object())};
 	if (current)
@@ -195,18 +195,6 @@ static json_t *mx_sync_state_list(struct mx_sync *s, const char *room_id, json_t
 
 /* ---- timelines ---- */
 
-struct mx_timeline {
-	struct mx_sync *s;
-	const char *room_id;
-	json_t *events;   /* newest first while collecting */
-	json_t *senders;
-	int want;
-	int64_t first_nid, last_nid;
-	int rows;
-	bool more;
-	bool joined; /* "currently joined", for shared history (mx_visibility_allows) */
-};
-
 static int mx_timeline_cb(void *ctx, const struct mx_store_event *ev)
 {
 	struct mx_timeline *t = ctx;
@@ -238,7 +226,7 @@ static int mx_timeline_cb(void *ctx, const struct mx_store_event *ev)
  * The newest events in (lo, hi], up to the limit; *limited if more exist.
  * joined: whether the user counts as joined for shared history.
  */
-static int mx_sync_timeline(struct mx_sync *s, const char *room_id, int64_t lo, int64_t hi,
+int mx_sync_timeline(struct mx_sync *s, const char *room_id, int64_t lo, int64_t hi,
 			    bool joined, struct mx_timeline *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -276,7 +264,7 @@ static int mx_sync_timeline(struct mx_sync *s, const char *room_id, int64_t lo, 
 static json_t *mx_sync_room_account_data(struct mx_sync *s, const char *room_id, bool all);
 
 /* m.heroes and member counts from the current state. */
-static json_t *mx_sync_summary(struct mx_sync *s, const char *room_id)
+json_t *mx_sync_summary(struct mx_sync *s, const char *room_id)
 {
 	struct mx_req *req = s->req;
 	const char **joined, **invited;
@@ -349,7 +337,7 @@ static int mx_sync_joined_room(struct mx_sync *s, const char *room_id, bool full
 	return 0;
 }
 
-static json_t *mx_sync_stripped(struct mx_sync *s, const char *room_id, const char *member_event_id)
+json_t *mx_sync_stripped(struct mx_sync *s, const char *room_id, const char *member_event_id)
 {
 	static const char *const types[] = {"m.room.create", "m.room.join_rules", "m.room.name",
 					    "m.room.avatar", "m.room.canonical_alias",
@@ -531,7 +519,7 @@ static json_t *mx_sync_room_account_data(struct mx_sync *s, const char *room_id,
 	return c.events;
 }
 
-static json_t *mx_sync_global_account_data(struct mx_sync *s)
+json_t *mx_sync_global_account_data(struct mx_sync *s)
 {
 	struct mx_ad_collect c = {s, "", s->ad_f, json_array()};
 	mx_store_account_data_since(s->req->w->rconn, s->user, s->initial ? 0 : s->since.pos[MX_SYNC_ACCOUNT_DATA],
@@ -659,8 +647,11 @@ static int mx_sync(struct mx_req *req)
 
 const struct mx_route mx_sync_routes[] = {
 	{MX_GET, "/_matrix/client/v3/sync", mx_sync, MX_ROUTE_AUTH | MX_ROUTE_GUEST, MX_RES_CLIENT, 0, 0},
+	/* MSC4186 simplified sliding sync (sliding.c) */
+	{MX_POST, "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", mx_sliding_sync,
+	 MX_ROUTE_AUTH | MX_ROUTE_JSON | MX_ROUTE_EMPTY_BODY, MX_RES_CLIENT, 0, 0},
 };
-const size_t mx_sync_routes_count = 1;
+const size_t mx_sync_routes_count = sizeof(mx_sync_routes) / sizeof(mx_sync_routes[0]);
 
 /* Room listener: wake the local users an event concerns. */
 void mx_sync_on_room_event(void *ctx, const struct mx_room_event *ev)

@@ -48,4 +48,48 @@ struct mx_sync {
 	json_t *receipts, *new_rooms;
 };
 
+/* ---- shared by sync.c and sliding.c (MSC4186); defined in sync.c ---- */
+
+struct mx_store_event;
+
+/* The token t as a string in the request arena. */
+const char *mx_sync_token_str(struct mx_sync *s, const struct mx_sync_token *t);
+/* ev in the client format (no room_id), or NULL if it cannot be shown. */
+json_t *mx_sync_fmt(struct mx_sync *s, const struct mx_store_event *ev);
+/*
+ * The state of room_id after events position pos (current: its current
+ * state), as an object "type\x1fstate_key" -> client event (arena).
+ */
+json_t *mx_sync_state_at(struct mx_sync *s, const char *room_id, int64_t pos, bool current);
+
+/* A timeline being collected by mx_sync_timeline(). */
+struct mx_timeline {
+	struct mx_sync *s;
+	const char *room_id;
+	json_t *events;   /* chronological once returned (arena) */
+	json_t *senders;  /* sender -> true (arena) */
+	int want;
+	int64_t first_nid, last_nid;
+	int rows;
+	bool more;        /* more events than s->timeline_limit in the range */
+	bool joined; /* "currently joined", for shared history (mx_visibility_allows) */
+};
+
+/*
+ * The newest s->timeline_limit visible events of room_id in (lo, hi],
+ * filtered by s->timeline_f. joined: whether the user counts as joined
+ * for shared history. Returns 0 or a store error.
+ */
+int mx_sync_timeline(struct mx_sync *s, const char *room_id, int64_t lo, int64_t hi, bool joined,
+		     struct mx_timeline *t);
+/* The room summary (m.heroes, member counts) from current state (caller owns). */
+json_t *mx_sync_summary(struct mx_sync *s, const char *room_id);
+/* Stripped state for an invite or knock, with the member event (caller owns). */
+json_t *mx_sync_stripped(struct mx_sync *s, const char *room_id, const char *member_event_id);
+/* Global account data since s->since (all of it if s->initial) (caller owns). */
+json_t *mx_sync_global_account_data(struct mx_sync *s);
+
+/* POST .../org.matrix.simplified_msc3575/sync (sliding.c). */
+int mx_sliding_sync(struct mx_req *req);
+
 #endif
