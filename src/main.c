@@ -196,8 +196,10 @@ static int mx_cmd_serve(const char *config_path)
 	mx_rooms_add_listener(srv.rooms, mx_presence_on_room_event, srv.presence);
 	mx_user_directory_start(&srv);
 	srv.admin_nonces = mx_admin_nonces_new();
-	/* Threads that wait on other servers: a handful, each mostly idle. */
-	srv.jobs = mx_jobs_new(8);
+	/* Threads that wait on other servers (key fetches for inbound
+	 * requests, remote media, previews, queries): mostly idle, so plenty,
+	 * that slow remote media cannot starve the key fetches. */
+	srv.jobs = mx_jobs_new(32);
 	srv.remote_media = mx_media_remote_new();
 	srv.remote_profiles = mx_ttlcache_new(MX_FED_PROFILE_CACHE_ENTRIES,
 					      MX_FED_PROFILE_CACHE_BYTES, MX_FED_PROFILE_CACHE_MS);
