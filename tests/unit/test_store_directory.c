@@ -30,52 +30,28 @@
 #include "store/reports.h"
 #include "store/rooms.h"
 
+/* Only member: setup() makes a struct mx_test_db, which this wraps. */
 struct fixture {
 	struct mx_test_db t;
-	int seq;
 };
 
 static int setup(void **state)
 {
-	struct fixture *f = mx_xcalloc(1, sizeof(*f));
-	if (mx_test_db_open(&f->t, "directory"))
-		return -1;
-	*state = f;
-	return 0;
+	return mx_test_db_setup_named(state, "directory");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	mx_test_db_close(&f->t);
-	free(f);
-	return 0;
+	return mx_test_db_teardown(state);
 }
 
-/* Persist one state event (the first of a room makes its row). */
 static void put_state(struct fixture *f, const char *room_id, const char *type,
 		      const char *state_key, const char *content, const char *membership,
 		      bool new_room)
 {
-	struct mx_persist_event e = {0};
-	char *id = mx_arena_printf(&f->t.a, "$ev%d", ++f->seq);
-	e.event_id = id;
-	e.room_id = room_id;
-	e.type = type;
-	e.state_key = state_key;
-	e.sender = "@alice:test";
-	e.depth = f->seq;
-	e.origin_server_ts = 1000 + f->seq;
-	e.json = mx_arena_printf(&f->t.a,
-				 "{\"type\":\"%s\",\"state_key\":\"%s\",\"sender\":\"@alice:test\","
-				 "\"content\":%s}",
-				 type, state_key, content);
-	e.membership = membership;
-	if (new_room) {
-		e.new_room_version = "11";
-		e.new_room_creator = "@alice:test";
-	}
-	assert_int_equal(mx_store_events_persist(f->t.db, &e, 1), 0);
+	assert_int_equal(mx_test_db_put_state(&f->t, room_id, type, state_key, content, membership,
+					      new_room),
+			 0);
 }
 
 static void make_room(struct fixture *f, const char *room_id, int joined, const char *name)

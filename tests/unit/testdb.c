@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "store/rooms.h"
 
 int mx_test_db_open(struct mx_test_db *t, const char *name)
 {
@@ -64,4 +65,29 @@ int mx_test_db_teardown(void **state)
 	mx_test_db_close(*state);
 	free(*state);
 	return 0;
+}
+
+int mx_test_db_put_state(struct mx_test_db *t, const char *room_id, const char *type,
+			 const char *state_key, const char *content, const char *membership,
+			 bool new_room)
+{
+	struct mx_persist_event e = {0};
+	t->seq++;
+	e.event_id = mx_arena_printf(&t->a, "$ev%d", t->seq);
+	e.room_id = room_id;
+	e.type = type;
+	e.state_key = state_key;
+	e.sender = "@alice:test";
+	e.depth = t->seq;
+	e.origin_server_ts = 1000 + t->seq;
+	e.json = mx_arena_printf(&t->a,
+				 "{\"type\":\"%s\",\"state_key\":\"%s\",\"sender\":\"@alice:test\","
+				 "\"content\":%s}",
+				 type, state_key, content);
+	e.membership = membership;
+	if (new_room) {
+		e.new_room_version = "11";
+		e.new_room_creator = "@alice:test";
+	}
+	return mx_store_events_persist(t->db, &e, 1);
 }
