@@ -171,6 +171,39 @@ static int mx_register_guest(struct mx_req *req, json_t *body)
 	return mx_req_reply_json(req, 200, mx_session_json(req, u.user_id, u.device_id, &t));
 }
 
+/* Synapse lower-cases a requested user name before checking it. */
+static char *mx_register_lower(struct mx_req *req, const char *username)
+{
+	char *lower = mx_arena_strdup(&req->arena, username);
+	for (char *p = lower; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return lower;
+}
+
+/* The new device and token lifetimes of a registration, unless inhibit_login. */
+static void mx_register_device(struct mx_req *req, struct mx_new_user *u,
+			       const struct mx_device_fields *dev, bool inhibit)
+{
+	if (inhibit)
+		return;
+	u->device_id = dev->device_id ? dev->device_id : mx_client_new_device_id(req);
+	u->device_display_name = dev->display_name;
+	u->want_refresh = dev->want_refresh;
+	mx_token_lifetimes(req->srv->cfg, dev->want_refresh, &u->access_lifetime_ms,
+			   &u->refresh_lifetime_ms);
+}
+
+/* The answer to a registration: the session, or only the user id when inhibited. */
+static int mx_register_reply(struct mx_req *req, const struct mx_new_user *u, bool inhibit,
+			     const struct mx_session_tokens *t)
+{
+	if (inhibit)
+		return mx_req_reply_json(req, 200, json_pack("{s:s, s:s}", "user_id", u->user_id,
+							     "home_server", req->srv->cfg->server_name));
+	return mx_req_reply_json(req, 200, mx_session_json(req, u->user_id, u->device_id, t));
+}
+
 /*
  * Registration by an application service: no UIA, a user in its users
  * namespaces, no password. Recorded in the audit log.
@@ -197,10 +230,7 @@ static int mx_register_appservice(struct mx_req *req, json_t *body)
 		return rc;
 	if (!username)
 		return mx_req_fail(req, MX_EMISSINGPARAM, "Missing username");
-	char *lower = mx_arena_strdup(&req->arena, username);
-	for (char *p = lower; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	char *lower = mx_register_lower(req, username);
 	if (!mx_client_localpart_valid(lower))
 		return mx_req_fail(req, MX_EINVALIDUSERNAME,
 				   "User ID can only contain characters a-z, 0-9, or '=_-./+'");
@@ -211,24 +241,16 @@ static int mx_register_appservice(struct mx_req *req, json_t *body)
 	    mx_appservices_exclusive_user(req->srv->appservices, as, user_id))
 		return mx_req_fail(req, MX_EEXCLUSIVE,
 				   "User ID is not in the application service's namespace");
-	struct mx_new_user u = {0};
+	struct mx_new_user u = {0}; /* a taken id: M_USER_IN_USE from the store */
 	u.user_id = user_id;
 	u.displayname = lower;
 	u.audit_actor = mx_arena_printf(&req->arena, "appservice:%s", as->id);
-	if (!inhibit) {
-		u.device_id = dev.device_id ? dev.device_id : mx_client_new_device_id(req);
-		u.device_display_name = dev.display_name;
-		u.want_refresh = dev.want_refresh;
-		mx_token_lifetimes(cfg, dev.want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
-	}
+	mx_register_device(req, &u, &dev, inhibit);
 	struct mx_session_tokens t;
 	rc = mx_store_user_create(req->srv->db, &u, &t);
 	if (rc)
 		return mx_req_fail(req, rc, NULL);
-	if (inhibit)
-		return mx_req_reply_json(req, 200, json_pack("{s:s, s:s}", "user_id", user_id,
-							     "home_server", cfg->server_name));
-	return mx_req_reply_json(req, 200, mx_session_json(req, user_id, u.device_id, &t));
+	return mx_register_reply(req, &u, inhibit, &t);
 }
 
 /* SPEC: client-server-api#post_matrixclientv3register */
@@ -261,12 +283,7 @@ static int mx_register(struct mx_req *req)
 		return rc;
 	const char *user_id = NULL;
 	if (username) {
-		/* Synapse lower-cases the requested name before checking it. */
-		char *lower = mx_arena_strdup(&req->arena, username);
-		for (char *p = lower; *p; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p - 'A' + 'a');
-		rc = mx_check_username(req, lower, &user_id);
+		rc = mx_check_username(req, mx_register_lower(req, username), &user_id);
 		if (rc)
 			return rc;
 	}
@@ -299,21 +316,13 @@ static int mx_register(struct mx_req *req)
 	/* The default display name is the localpart, as in Synapse. */
 	u.displayname = mx_arena_strndup(&req->arena, user_id + 1, strcspn(user_id + 1, ":"));
 	u.registration_token = uia.registration_token;
-	if (!inhibit) {
-		u.device_id = dev.device_id ? dev.device_id : mx_client_new_device_id(req);
-		u.device_display_name = dev.display_name;
-		u.want_refresh = dev.want_refresh;
-		mx_token_lifetimes(cfg, dev.want_refresh, &u.access_lifetime_ms, &u.refresh_lifetime_ms);
-	}
+	mx_register_device(req, &u, &dev, inhibit);
 	struct mx_session_tokens t;
 	rc = mx_store_user_create(req->srv->db, &u, &t);
 	if (rc)
 		return mx_req_fail(req, rc, NULL);
 	mx_uia_finish(req, &uia);
-	if (inhibit)
-		return mx_req_reply_json(req, 200, json_pack("{s:s, s:s}", "user_id", user_id,
-							     "home_server", cfg->server_name));
-	return mx_req_reply_json(req, 200, mx_session_json(req, user_id, u.device_id, &t));
+	return mx_register_reply(req, &u, inhibit, &t);
 }
 
 /* ---- login ---- */

@@ -137,6 +137,10 @@ describe('application services', () => {
 		assert.equal(res.status, 200, res.text);
 		assert.equal(res.json.user_id, `@br_bob:${srv.serverName}`);
 		assert.ok(res.json.access_token);
+		const twice = await asApi('POST', '/_matrix/client/v3/register', {
+			json: { type: 'm.login.application_service', username: 'BR_bob' },
+		});
+		assertError(twice, 400, 'M_USER_IN_USE');
 		const out = await asApi('POST', '/_matrix/client/v3/register', {
 			json: { type: 'm.login.application_service', username: 'notmine' },
 		});
